@@ -237,23 +237,26 @@ def _container_ports(r: _Reader, spec: dict[str, Any]) -> tuple[ContainerPort, .
                     )
                     or 0,
                     protocol=r.string(protocol, p_path.child("protocol")),
+                    container=i,
+                    position=j,
                 )
             )
     return tuple(ports)
 
 
 def _pod_ips(r: _Reader, status: dict[str, Any]) -> tuple[str, ...]:
+    """status.podIPs, with status.podIP winning when it disagrees, as upstream converts them."""
+    path = Path("status.podIPs")
     ips = [
         r.string(
-            r.fields(item, Path("status.podIPs").index(i), frozenset({"ip"})).get("ip"),
-            Path("status.podIPs").index(i).child("ip"),
+            r.fields(item, path.index(i), frozenset({"ip"})).get("ip"), path.index(i).child("ip")
         )
         for i, item in enumerate(status.get("podIPs") or [])
     ]
     pod_ip = r.string(status.get("podIP"), Path("status.podIP"))
-    if pod_ip and pod_ip not in ips:
-        ips.insert(0, pod_ip)
-    return tuple(ip for ip in ips if ip)
+    if pod_ip and (not ips or ips[0] != pod_ip):
+        ips = [pod_ip]
+    return tuple(ips)
 
 
 def _pod(r: _Reader, raw: dict[str, Any], meta: dict[str, Any], ns: str) -> Pod:

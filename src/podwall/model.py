@@ -197,9 +197,13 @@ class NetworkPolicy:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ContainerPort:
+    """One entry of `spec.containers[container].ports[position]`."""
+
     container_port: int
     protocol: str = Protocol.TCP
     name: str = ""
+    container: int = 0
+    position: int = 0
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

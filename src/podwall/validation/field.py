@@ -183,9 +183,10 @@ class FieldError:
 def render_errors(kind: str, name: str, errors: list[FieldError]) -> str:
     """kubectl's rendering of a 422: one error inline, several as a bullet list."""
     head = f'{kind} "{name}" is invalid: '
-    if len(errors) == 1:
-        return head + errors[0].render()
-    return head + "\n" + "\n".join(f"* {err.render()}" for err in errors)
+    lines = list(dict.fromkeys(err.render() for err in errors))  # the aggregate drops repeats
+    if len(lines) == 1:
+        return head + lines[0]
+    return head + "\n" + "\n".join(f"* {line}" for line in lines)
 
 
 class ObjectInvalid(Exception):

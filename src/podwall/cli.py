@@ -1,0 +1,328 @@
+"""The `podwall` command: kubectl-like flags over the semantics core.
+
+Exit codes scripts can use: 0 success (check: allowed); 1 check denied, or validate found
+invalid objects; 2 bad input or arguments (nothing is analysed when any object is invalid).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from podwall.assemble import Loaded, assemble
+from podwall.encode import encode_object
+from podwall.errors import EXIT_DENIED, EXIT_USAGE, InputError, InvalidObjects, PodwallError
+from podwall.inputs import read_documents
+from podwall.model import Pod
+from podwall.render.data import decision_data, dump, explanation_data, matrix_csv, matrix_data
+from podwall.render.text import (
+    decision_view,
+    declared_ports_view,
+    explanation_view,
+    isolation_view,
+    matrix_view,
+)
+from podwall.semantics import (
+    ClusterIndex,
+    Flow,
+    Matrix,
+    Options,
+    PortSpec,
+    UnknownEndpoint,
+    compute_matrix,
+    decide,
+    explain_pod,
+    parse_port_spec,
+)
+from podwall.validation import render_errors
+
+__all__ = ["app", "main"]
+
+EXAMPLES = Path(__file__).parent / "examples"
+
+app = typer.Typer(
+    name="podwall",
+    help="Kubernetes NetworkPolicy exactly as Kubernetes means it: validate policies, decide "
+    "and explain any flow, and compute who can talk to whom.\n\n"
+    "Input is whatever kubectl prints: -f FILE|DIR|- (YAML or JSON, multi-document, Lists), "
+    "e.g. kubectl get ns,pods,networkpolicies -A -o yaml | podwall matrix -f -",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Output(StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+class MatrixOutput(StrEnum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+    csv = "csv"
+    png = "png"
+    svg = "svg"
+
+
+class IPBlockMode(StrEnum):
+    calico = "calico"
+    cilium = "cilium"
+
+
+Files = Annotated[list[str], typer.Option(
+    "-f", "--filename", help="File, directory (read recursively) or - for stdin; repeatable.")]
+Namespace = Annotated[str | None, typer.Option(
+    "-n", "--namespace", help="Namespace for objects that name none; limits the pods shown.")]
+AllNamespaces = Annotated[bool, typer.Option(
+    "-A", "--all-namespaces", help="Show pods of every namespace (the default without -n).")]
+LegacyCIDR = Annotated[bool, typer.Option(
+    "--legacy-cidr", help="Accept CIDRs as API servers before StrictIPCIDRValidation did "
+    "(host bits set, leading zeros).")]
+IPBlock = Annotated[IPBlockMode, typer.Option(
+    "--ipblock", help="calico: ipBlocks match pod and node IPs too (upstream e2e, Calico); "
+    "cilium: ipBlocks only match addresses outside the cluster.")]
+NodeTraffic = Annotated[bool, typer.Option(
+    "--node-traffic/--no-node-traffic", help="Allow connections from a pod's own node "
+    "(kubelet probes) whatever its ingress policies say.")]
+Family = Annotated[int | None, typer.Option(
+    "--ip-family", help="4 or 6: which address of dual-stack pods flows use "
+    "(default: each pod's primary IP).", min=4, max=6)]
+
+
+def _options(ipblock: IPBlockMode, node_traffic: bool, family: int | None) -> Options:
+    if family not in (None, 4, 6):
+        raise InputError("--ip-family must be 4 or 6")
+    return Options(ipblock_matches_cluster=ipblock is IPBlockMode.calico,
+                   allow_node_local=node_traffic, ip_family=family)
+
+
+def _load(files: list[str], namespace: str | None, legacy_cidr: bool, *,
+          require_valid: bool = True) -> Loaded:
+    if not files:
+        raise InputError("no input: give one or more -f FILE|DIR|- "
+                         "(for example: kubectl get ns,pods,netpol -A -o yaml | podwall ... -f -)")
+    docs = read_documents(files)
+    loaded = assemble([(d.source, d.manifest) for d in docs], default_ns=namespace or "default",
+                      strict_cidr=not legacy_cidr)
+    for notice in loaded.notices:
+        err.print(f"[dim]notice:[/] {notice}", markup=True, highlight=False)
+    for warning in loaded.warnings:
+        err.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
+    if require_valid and loaded.invalid:
+        raise InvalidObjects(list(loaded.invalid))
+    return loaded
+
+
+def _pods_in_scope(loaded: Loaded, namespace: str | None, all_ns: bool) -> list[Pod]:
+    pods = list(loaded.cluster.pods)
+    if namespace and not all_ns:
+        pods = [p for p in pods if p.namespace == namespace]
+    return pods
+
+
+@app.command()
+def validate(
+    files: Files = [],  # noqa: B006 - typer needs a literal default
+    namespace: Namespace = None,
+    output: Annotated[Output, typer.Option("-o", "--output", help="table: errors only; "
+                                           "json|yaml: the objects as the API server stores "
+                                           "them after defaulting.")] = Output.table,
+    legacy_cidr: LegacyCIDR = False,
+) -> None:
+    """Check objects as the API server would; print every error. Exit 1 if any is invalid."""
+    loaded = _load(files, namespace, legacy_cidr, require_valid=False)
+    for invalid in loaded.invalid:
+        (out if output is Output.table else err).print(
+            render_errors(invalid.kind, invalid.name, invalid.errors), markup=False)
+    if output is Output.table:
+        out.print(f"{len(loaded.objects)} valid, {len(loaded.invalid)} invalid", markup=False)
+    elif not loaded.invalid:
+        items = [encode_object(o) for o in loaded.objects]
+        data = items[0] if len(items) == 1 else {"apiVersion": "v1", "kind": "List",
+                                                 "items": items}
+        sys.stdout.write(dump(data, output.value))
+    if loaded.invalid:
+        raise typer.Exit(EXIT_DENIED)
+
+
+@app.command()
+def check(
+    source: Annotated[str, typer.Option("--from", help="NS/POD, POD (namespace default) or an IP")],
+    destination: Annotated[str, typer.Option("--to", help="NS/POD, POD or an IP")],
+    port: Annotated[str, typer.Option("--port", "-p", help="PORT[/TCP|UDP|SCTP]")],
+    files: Files = [],  # noqa: B006
+    namespace: Namespace = None,
+    output: Annotated[Output, typer.Option("-o", "--output")] = Output.table,
+    legacy_cidr: LegacyCIDR = False,
+    ipblock: IPBlock = IPBlockMode.calico,
+    node_traffic: NodeTraffic = True,
+    ip_family: Family = None,
+) -> None:
+    """May SOURCE open a connection to DESTINATION on PORT, and why? Exit 0 allowed, 1 denied."""
+    options = _options(ipblock, node_traffic, ip_family)
+    spec = _port(port)
+    loaded = _load(files, namespace, legacy_cidr)
+    index = ClusterIndex.build(loaded.cluster)
+    try:
+        flow = Flow(src=index.resolve(source), dst=index.resolve(destination),
+                    protocol=spec.protocol, port=spec.port)
+    except UnknownEndpoint as error:
+        raise InputError(str(error)) from error
+    decision = decide(flow, index, options)
+    if output is Output.table:
+        out.print(decision_view(decision))
+    else:
+        sys.stdout.write(dump(decision_data(decision), output.value))
+    if not decision.allowed:
+        raise typer.Exit(EXIT_DENIED)
+
+
+def _port(text: str) -> PortSpec:
+    try:
+        return parse_port_spec(text)
+    except ValueError as error:
+        raise InputError(f"--port {error}") from error
+
+
+@app.command()
+def matrix(
+    files: Files = [],  # noqa: B006
+    port: Annotated[list[str], typer.Option(
+        "--port", "-p", help="PORT[/PROTOCOL], repeatable (default: every declared port)")] = [],  # noqa: B006
+    namespace: Namespace = None,
+    all_namespaces: AllNamespaces = False,
+    output: Annotated[MatrixOutput, typer.Option("-o", "--output")] = MatrixOutput.table,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="Write to this file instead of stdout (png/svg).")] = None,
+    legacy_cidr: LegacyCIDR = False,
+    ipblock: IPBlock = IPBlockMode.calico,
+    node_traffic: NodeTraffic = True,
+    ip_family: Family = None,
+) -> None:
+    """Who may connect to whom, for every pod pair and port."""
+    options = _options(ipblock, node_traffic, ip_family)
+    ports = [_port(p) for p in port] or None
+    loaded = _load(files, namespace, legacy_cidr)
+    result = compute_matrix(loaded.cluster, ports, options,
+                            _pods_in_scope(loaded, namespace, all_namespaces))
+    _emit_matrix(result, output, out_file)
+
+
+def _emit_matrix(result: Matrix, output: MatrixOutput, out_file: Path | None) -> None:
+    if output is MatrixOutput.table:
+        for view in matrix_view(result):
+            out.print(view)
+        return
+    if output in (MatrixOutput.png, MatrixOutput.svg):
+        from podwall.render.heatmap import render_heatmap  # matplotlib loads only when drawn
+
+        payload = render_heatmap(result, output.value)
+    elif output is MatrixOutput.csv:
+        payload = matrix_csv(result).encode()
+    else:
+        payload = dump(matrix_data(result), output.value).encode()
+    if out_file is not None:
+        out_file.write_bytes(payload)
+        err.print(f"wrote {out_file}", markup=False)
+    else:
+        sys.stdout.buffer.write(payload)
+        sys.stdout.flush()
+
+
+@app.command()
+def explain(
+    pod: Annotated[str | None, typer.Argument(help="POD or NS/POD (default: every pod)")] = None,
+    files: Files = [],  # noqa: B006
+    namespace: Namespace = None,
+    all_namespaces: AllNamespaces = False,
+    port: Annotated[list[str], typer.Option("--port", "-p", help="PORT[/PROTOCOL], repeatable")]
+    = [],  # noqa: B006
+    output: Annotated[Output, typer.Option("-o", "--output")] = Output.table,
+    legacy_cidr: LegacyCIDR = False,
+    ipblock: IPBlock = IPBlockMode.calico,
+    node_traffic: NodeTraffic = True,
+    ip_family: Family = None,
+) -> None:
+    """Per pod, in plain words: what isolates it, who may reach it, what it may reach."""
+    options = _options(ipblock, node_traffic, ip_family)
+    loaded = _load(files, namespace, legacy_cidr)
+    cluster = loaded.cluster
+    result = compute_matrix(cluster, [_port(p) for p in port] or None, options)
+    if pod is not None:
+        key = pod if "/" in pod else f"{namespace or 'default'}/{pod}"
+        chosen = cluster.pod(key)
+        if chosen is None:
+            raise InputError(f"no pod {key!r} in the input")
+        pods = [chosen]
+    else:
+        pods = _pods_in_scope(loaded, namespace, all_namespaces)
+    explanations = [explain_pod(p, cluster, result) for p in pods]
+    if output is Output.table:
+        for view in explanation_view(explanations):
+            out.print(view)
+    else:
+        sys.stdout.write(dump(explanation_data(explanations), output.value))
+
+
+@app.command()
+def analyze(
+    files: Annotated[list[str], typer.Option(
+        "-f", "--filename", help="File, directory or -; default: the bundled examples/.")] = [],  # noqa: B006
+    namespace: Namespace = None,
+    output: Annotated[Output, typer.Option("-o", "--output")] = Output.table,
+    legacy_cidr: LegacyCIDR = False,
+    ipblock: IPBlock = IPBlockMode.calico,
+    node_traffic: NodeTraffic = True,
+    ip_family: Family = None,
+) -> None:
+    """The whole picture: what was read, what isolates each pod, who can talk to whom."""
+    options = _options(ipblock, node_traffic, ip_family)
+    sources = files or [str(EXAMPLES)]
+    loaded = _load(sources, namespace, legacy_cidr)
+    cluster = loaded.cluster
+    result = compute_matrix(cluster, None, options)
+    explanations = [explain_pod(p, cluster, result) for p in cluster.pods]
+    if output is not Output.table:
+        data = {"namespaces": [n.name for n in cluster.namespaces],
+                "policies": [p.key for p in cluster.policies],
+                "pods": explanation_data(explanations), "matrix": matrix_data(result)}
+        sys.stdout.write(dump(data, output.value))
+        return
+    out.print(f"Read {len(cluster.namespaces)} namespaces, {len(cluster.pods)} pods and "
+              f"{len(cluster.policies)} NetworkPolicies from {', '.join(sources)}: all valid.",
+              markup=False)
+    out.print(isolation_view(explanations, list(cluster.pods)))
+    out.print(declared_ports_view(result, list(cluster.pods)))
+    out.print("Next: podwall explain -f ... NS/POD · podwall check -f ... --from A --to B "
+              "--port 80/TCP · podwall matrix -f ... -o png --out matrix.png", markup=False)
+
+
+def main() -> None:
+    """Entry point: run the app, turning podwall errors into messages and exit codes."""
+    try:
+        code = app(standalone_mode=False)
+    except PodwallError as error:
+        err.print(f"error: {error}", markup=False, highlight=False)
+        sys.exit(error.exit_code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        sys.exit(130)
+    except Exception as error:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(error, click.ClickException):
+            error.show()
+            sys.exit(EXIT_USAGE)
+        raise
+    sys.exit(code if isinstance(code, int) else 0)

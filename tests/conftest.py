@@ -1,0 +1,39 @@
+"""Shared fixtures: running the installed `podwall` command as a user would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))  # tests import netpol_model and conftest helpers
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture(scope="session")
+def podwall_cli() -> RunCli:
+    """Run `podwall ARGS...` in a subprocess; stdin text optional; never raises on exit code."""
+    exe = shutil.which("podwall")
+    if exe is None:
+        pytest.fail("the podwall command is not installed: run `pip install -e .` first")
+
+    def run(
+        *args: str, stdin: str | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([exe, *args], input=stdin, capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
+    return run
+
+
+def write_manifests(directory, manifests: Sequence[dict], name: str = "cluster.yaml"):
+    import yaml
+
+    path = directory / name
+    path.write_text(yaml.safe_dump_all(list(manifests), sort_keys=False))
+    return path
