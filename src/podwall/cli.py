@@ -51,12 +51,28 @@ app = typer.Typer(
     "and explain any flow, and compute who can talk to whom.\n\n"
     "Input is whatever kubectl prints: -f FILE|DIR|- (YAML or JSON, multi-document, Lists), "
     "e.g. kubectl get ns,pods,networkpolicies -A -o yaml | podwall matrix -f -",
+    epilog="Examples:\n\n"
+    "  podwall analyze                                   # the bundled examples\n\n"
+    "  podwall validate -f policies/ -o yaml             # as the API server stores them\n\n"
+    "  podwall check -f cluster/ --from default/frontend --to default/db --port 6379/TCP\n\n"
+    "  podwall matrix -f cluster/ -n apps -o png --out apps.png\n\n"
+    "  podwall explain -f cluster/ default/db\n\n"
+    "Exit codes: 0 ok (check: allowed); 1 check denied or validate found invalid objects; "
+    "2 bad input or arguments.",
     no_args_is_help=True,
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+out = Console(highlight=False)  # rich renderables (tables, panels)
+
+
+def say(text: str) -> None:
+    """Plain text to stdout, never wrapped: error lines must stay byte-exact."""
+    sys.stdout.write(text + "\n")
+
+
+def warn(text: str) -> None:
+    sys.stderr.write(text + "\n")
 
 
 class Output(StrEnum):
@@ -115,9 +131,9 @@ def _load(files: list[str], namespace: str | None, legacy_cidr: bool, *,
     loaded = assemble([(d.source, d.manifest) for d in docs], default_ns=namespace or "default",
                       strict_cidr=not legacy_cidr)
     for notice in loaded.notices:
-        err.print(f"[dim]notice:[/] {notice}", markup=True, highlight=False)
+        warn(f"notice: {notice}")
     for warning in loaded.warnings:
-        err.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
+        warn(f"warning: {warning}")
     if require_valid and loaded.invalid:
         raise InvalidObjects(list(loaded.invalid))
     return loaded
@@ -142,10 +158,10 @@ def validate(
     """Check objects as the API server would; print every error. Exit 1 if any is invalid."""
     loaded = _load(files, namespace, legacy_cidr, require_valid=False)
     for invalid in loaded.invalid:
-        (out if output is Output.table else err).print(
-            render_errors(invalid.kind, invalid.name, invalid.errors), markup=False)
+        message = render_errors(invalid.kind, invalid.name, invalid.errors)
+        say(message) if output is Output.table else warn(message)
     if output is Output.table:
-        out.print(f"{len(loaded.objects)} valid, {len(loaded.invalid)} invalid", markup=False)
+        say(f"{len(loaded.objects)} valid, {len(loaded.invalid)} invalid")
     elif not loaded.invalid:
         items = [encode_object(o) for o in loaded.objects]
         data = items[0] if len(items) == 1 else {"apiVersion": "v1", "kind": "List",
@@ -233,7 +249,7 @@ def _emit_matrix(result: Matrix, output: MatrixOutput, out_file: Path | None) ->
         payload = dump(matrix_data(result), output.value).encode()
     if out_file is not None:
         out_file.write_bytes(payload)
-        err.print(f"wrote {out_file}", markup=False)
+        warn(f"wrote {out_file}")
     else:
         sys.stdout.buffer.write(payload)
         sys.stdout.flush()
@@ -298,13 +314,12 @@ def analyze(
                 "pods": explanation_data(explanations), "matrix": matrix_data(result)}
         sys.stdout.write(dump(data, output.value))
         return
-    out.print(f"Read {len(cluster.namespaces)} namespaces, {len(cluster.pods)} pods and "
-              f"{len(cluster.policies)} NetworkPolicies from {', '.join(sources)}: all valid.",
-              markup=False)
+    say(f"Read {len(cluster.namespaces)} namespaces, {len(cluster.pods)} pods and "
+        f"{len(cluster.policies)} NetworkPolicies from {', '.join(sources)}: all valid.")
     out.print(isolation_view(explanations, list(cluster.pods)))
     out.print(declared_ports_view(result, list(cluster.pods)))
-    out.print("Next: podwall explain -f ... NS/POD · podwall check -f ... --from A --to B "
-              "--port 80/TCP · podwall matrix -f ... -o png --out matrix.png", markup=False)
+    say("Next: podwall explain -f ... NS/POD · podwall check -f ... --from A --to B "
+        "--port 80/TCP · podwall matrix -f ... -o png --out matrix.png")
 
 
 def main() -> None:
@@ -312,7 +327,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except PodwallError as error:
-        err.print(f"error: {error}", markup=False, highlight=False)
+        warn(f"error: {error}")
         sys.exit(error.exit_code)
     except typer.Exit as done:
         sys.exit(done.exit_code)

@@ -5,11 +5,8 @@ from __future__ import annotations
 import io
 
 import matplotlib
-
-matplotlib.use("Agg")  # no display: render to bytes only
-
-import matplotlib.pyplot as plt
 from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
 from podwall.semantics import Matrix
 
@@ -34,8 +31,8 @@ def render_heatmap(matrix: Matrix, fmt: str) -> bytes:
     n = len(matrix.pods)
     ports = matrix.ports or ()
     side = min(max(4.0, 0.28 * n + 2.5), 30.0)
-    fig, axes = plt.subplots(1, max(1, len(ports)), figsize=(side * max(1, len(ports)), side),
-                             squeeze=False)
+    fig = Figure(figsize=(side * max(1, len(ports)), side))
+    axes = fig.subplots(1, max(1, len(ports)), squeeze=False)
     spans = _namespace_spans(matrix.pods)
     show_names = n <= 60
     for ax, spec in zip(axes[0], ports, strict=False):
@@ -55,6 +52,7 @@ def render_heatmap(matrix: Matrix, fmt: str) -> bytes:
         ax.set_ylabel("source")
     fig.tight_layout()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=fmt, dpi=110)
-    plt.close(fig)
+    metadata = {"Date": None} if fmt == "svg" else {}  # same input, same bytes
+    with matplotlib.rc_context({"svg.hashsalt": "podwall"}):  # stable SVG element ids
+        fig.savefig(buffer, format=fmt, dpi=110, bbox_inches="tight", metadata=metadata)
     return buffer.getvalue()
