@@ -152,3 +152,32 @@ def test_stdin_accepts_what_kubectl_prints(podwall_cli):
     result = podwall_cli("matrix", "-f", "-", "-o", "json", "--port", "6379", stdin=listing)
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)["pods"]) == 14
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["validate", "-f", EXAMPLES, "-o", "csv"], "Invalid value for '-o'"),
+    (["check", "-f", EXAMPLES, "--from", "default/web"], "Missing option '--to'"),
+    (["matrix", "-f", "/nonexistent/podwall"], "no such file or directory"),
+    (["matrix"], "no input: give one or more -f"),
+], ids=["unsupported output", "missing option", "missing file", "no input"])
+def test_usage_errors_exit_2_without_a_traceback(podwall_cli, args, message):
+    result = podwall_cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_csv_has_one_row_per_reason(podwall_cli):
+    result = podwall_cli("check", "-f", EXAMPLES, "--from", "default/web", "--to", "default/db",
+                         "--port", "6379", "-o", "csv")
+    lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("from,to,port,protocol,verdict,direction")
+    assert len(lines) == 1 + 4 and all(",denied," in line for line in lines[1:])
+
+
+def test_explain_csv_has_one_row_per_allowing_rule(podwall_cli):
+    result = podwall_cli("explain", "-f", EXAMPLES, "-n", "apps", "api", "-o", "csv")
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "pod,direction,isolated,isolated_by,policy,path,peers,ports"
+    assert "apps/api,Ingress,true,apps/backend apps/default-deny,apps/backend,spec.ingress[0]," \
+           "pods tier=frontend in namespace apps,8080/TCP" in lines

@@ -16,10 +16,18 @@ from rich.console import Console
 
 from podwall.assemble import Loaded, assemble
 from podwall.encode import encode_object
-from podwall.errors import EXIT_DENIED, EXIT_USAGE, InputError, InvalidObjects, PodwallError
+from podwall.errors import EXIT_DENIED, InputError, InvalidObjects, PodwallError
 from podwall.inputs import read_documents
 from podwall.model import Pod
-from podwall.render.data import decision_data, dump, explanation_data, matrix_csv, matrix_data
+from podwall.render.data import (
+    decision_csv,
+    decision_data,
+    dump,
+    explanation_csv,
+    explanation_data,
+    matrix_csv,
+    matrix_data,
+)
 from podwall.render.text import (
     decision_view,
     declared_ports_view,
@@ -79,6 +87,15 @@ class Output(StrEnum):
     table = "table"
     json = "json"
     yaml = "yaml"
+    csv = "csv"
+
+
+class DocumentOutput(StrEnum):
+    """For commands whose result is a document, not rows."""
+
+    table = "table"
+    json = "json"
+    yaml = "yaml"
 
 
 class MatrixOutput(StrEnum):
@@ -95,41 +112,83 @@ class IPBlockMode(StrEnum):
     cilium = "cilium"
 
 
-Files = Annotated[list[str], typer.Option(
-    "-f", "--filename", help="File, directory (read recursively) or - for stdin; repeatable.")]
-Namespace = Annotated[str | None, typer.Option(
-    "-n", "--namespace", help="Namespace for objects that name none; limits the pods shown.")]
-AllNamespaces = Annotated[bool, typer.Option(
-    "-A", "--all-namespaces", help="Show pods of every namespace (the default without -n).")]
-LegacyCIDR = Annotated[bool, typer.Option(
-    "--legacy-cidr", help="Accept CIDRs as API servers before StrictIPCIDRValidation did "
-    "(host bits set, leading zeros).")]
-IPBlock = Annotated[IPBlockMode, typer.Option(
-    "--ipblock", help="calico: ipBlocks match pod and node IPs too (upstream e2e, Calico); "
-    "cilium: ipBlocks only match addresses outside the cluster.")]
-NodeTraffic = Annotated[bool, typer.Option(
-    "--node-traffic/--no-node-traffic", help="Allow connections from a pod's own node "
-    "(kubelet probes) whatever its ingress policies say.")]
-Family = Annotated[int | None, typer.Option(
-    "--ip-family", help="4 or 6: which address of dual-stack pods flows use "
-    "(default: each pod's primary IP).", min=4, max=6)]
+Files = Annotated[
+    list[str],
+    typer.Option(
+        "-f", "--filename", help="File, directory (read recursively) or - for stdin; repeatable."
+    ),
+]
+Namespace = Annotated[
+    str | None,
+    typer.Option(
+        "-n", "--namespace", help="Namespace for objects that name none; limits the pods shown."
+    ),
+]
+AllNamespaces = Annotated[
+    bool,
+    typer.Option(
+        "-A", "--all-namespaces", help="Show pods of every namespace (the default without -n)."
+    ),
+]
+LegacyCIDR = Annotated[
+    bool,
+    typer.Option(
+        "--legacy-cidr",
+        help="Accept CIDRs as API servers before StrictIPCIDRValidation did "
+        "(host bits set, leading zeros).",
+    ),
+]
+IPBlock = Annotated[
+    IPBlockMode,
+    typer.Option(
+        "--ipblock",
+        help="calico: ipBlocks match pod and node IPs too (upstream e2e, Calico); "
+        "cilium: ipBlocks only match addresses outside the cluster.",
+    ),
+]
+NodeTraffic = Annotated[
+    bool,
+    typer.Option(
+        "--node-traffic/--no-node-traffic",
+        help="Allow connections from a pod's own node "
+        "(kubelet probes) whatever its ingress policies say.",
+    ),
+]
+Family = Annotated[
+    int | None,
+    typer.Option(
+        "--ip-family",
+        help="4 or 6: which address of dual-stack pods flows use (default: each pod's primary IP).",
+        min=4,
+        max=6,
+    ),
+]
 
 
 def _options(ipblock: IPBlockMode, node_traffic: bool, family: int | None) -> Options:
     if family not in (None, 4, 6):
         raise InputError("--ip-family must be 4 or 6")
-    return Options(ipblock_matches_cluster=ipblock is IPBlockMode.calico,
-                   allow_node_local=node_traffic, ip_family=family)
+    return Options(
+        ipblock_matches_cluster=ipblock is IPBlockMode.calico,
+        allow_node_local=node_traffic,
+        ip_family=family,
+    )
 
 
-def _load(files: list[str], namespace: str | None, legacy_cidr: bool, *,
-          require_valid: bool = True) -> Loaded:
+def _load(
+    files: list[str], namespace: str | None, legacy_cidr: bool, *, require_valid: bool = True
+) -> Loaded:
     if not files:
-        raise InputError("no input: give one or more -f FILE|DIR|- "
-                         "(for example: kubectl get ns,pods,netpol -A -o yaml | podwall ... -f -)")
+        raise InputError(
+            "no input: give one or more -f FILE|DIR|- "
+            "(for example: kubectl get ns,pods,netpol -A -o yaml | podwall ... -f -)"
+        )
     docs = read_documents(files)
-    loaded = assemble([(d.source, d.manifest) for d in docs], default_ns=namespace or "default",
-                      strict_cidr=not legacy_cidr)
+    loaded = assemble(
+        [(d.source, d.manifest) for d in docs],
+        default_ns=namespace or "default",
+        strict_cidr=not legacy_cidr,
+    )
     for notice in loaded.notices:
         warn(f"notice: {notice}")
     for warning in loaded.warnings:
@@ -150,22 +209,28 @@ def _pods_in_scope(loaded: Loaded, namespace: str | None, all_ns: bool) -> list[
 def validate(
     files: Files = [],  # noqa: B006 - typer needs a literal default
     namespace: Namespace = None,
-    output: Annotated[Output, typer.Option("-o", "--output", help="table: errors only; "
-                                           "json|yaml: the objects as the API server stores "
-                                           "them after defaulting.")] = Output.table,
+    output: Annotated[
+        DocumentOutput,
+        typer.Option(
+            "-o",
+            "--output",
+            help="table: errors only; "
+            "json|yaml: the objects as the API server stores "
+            "them after defaulting.",
+        ),
+    ] = DocumentOutput.table,
     legacy_cidr: LegacyCIDR = False,
 ) -> None:
     """Check objects as the API server would; print every error. Exit 1 if any is invalid."""
     loaded = _load(files, namespace, legacy_cidr, require_valid=False)
     for invalid in loaded.invalid:
         message = render_errors(invalid.kind, invalid.name, invalid.errors)
-        say(message) if output is Output.table else warn(message)
-    if output is Output.table:
+        say(message) if output is DocumentOutput.table else warn(message)
+    if output is DocumentOutput.table:
         say(f"{len(loaded.objects)} valid, {len(loaded.invalid)} invalid")
     elif not loaded.invalid:
         items = [encode_object(o) for o in loaded.objects]
-        data = items[0] if len(items) == 1 else {"apiVersion": "v1", "kind": "List",
-                                                 "items": items}
+        data = items[0] if len(items) == 1 else {"apiVersion": "v1", "kind": "List", "items": items}
         sys.stdout.write(dump(data, output.value))
     if loaded.invalid:
         raise typer.Exit(EXIT_DENIED)
@@ -190,13 +255,19 @@ def check(
     loaded = _load(files, namespace, legacy_cidr)
     index = ClusterIndex.build(loaded.cluster)
     try:
-        flow = Flow(src=index.resolve(source), dst=index.resolve(destination),
-                    protocol=spec.protocol, port=spec.port)
+        flow = Flow(
+            src=index.resolve(source),
+            dst=index.resolve(destination),
+            protocol=spec.protocol,
+            port=spec.port,
+        )
     except UnknownEndpoint as error:
         raise InputError(str(error)) from error
     decision = decide(flow, index, options)
     if output is Output.table:
         out.print(decision_view(decision))
+    elif output is Output.csv:
+        sys.stdout.write(decision_csv(decision))
     else:
         sys.stdout.write(dump(decision_data(decision), output.value))
     if not decision.allowed:
@@ -213,13 +284,18 @@ def _port(text: str) -> PortSpec:
 @app.command()
 def matrix(
     files: Files = [],  # noqa: B006
-    port: Annotated[list[str], typer.Option(
-        "--port", "-p", help="PORT[/PROTOCOL], repeatable (default: every declared port)")] = [],  # noqa: B006
+    port: Annotated[
+        list[str],
+        typer.Option(
+            "--port", "-p", help="PORT[/PROTOCOL], repeatable (default: every declared port)"
+        ),
+    ] = [],  # noqa: B006
     namespace: Namespace = None,
     all_namespaces: AllNamespaces = False,
     output: Annotated[MatrixOutput, typer.Option("-o", "--output")] = MatrixOutput.table,
-    out_file: Annotated[Path | None, typer.Option(
-        "--out", help="Write to this file instead of stdout (png/svg).")] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write to this file instead of stdout (png/svg).")
+    ] = None,
     legacy_cidr: LegacyCIDR = False,
     ipblock: IPBlock = IPBlockMode.calico,
     node_traffic: NodeTraffic = True,
@@ -229,8 +305,9 @@ def matrix(
     options = _options(ipblock, node_traffic, ip_family)
     ports = [_port(p) for p in port] or None
     loaded = _load(files, namespace, legacy_cidr)
-    result = compute_matrix(loaded.cluster, ports, options,
-                            _pods_in_scope(loaded, namespace, all_namespaces))
+    result = compute_matrix(
+        loaded.cluster, ports, options, _pods_in_scope(loaded, namespace, all_namespaces)
+    )
     _emit_matrix(result, output, out_file)
 
 
@@ -261,8 +338,9 @@ def explain(
     files: Files = [],  # noqa: B006
     namespace: Namespace = None,
     all_namespaces: AllNamespaces = False,
-    port: Annotated[list[str], typer.Option("--port", "-p", help="PORT[/PROTOCOL], repeatable")]
-    = [],  # noqa: B006
+    port: Annotated[
+        list[str], typer.Option("--port", "-p", help="PORT[/PROTOCOL], repeatable")
+    ] = [],  # noqa: B006
     output: Annotated[Output, typer.Option("-o", "--output")] = Output.table,
     legacy_cidr: LegacyCIDR = False,
     ipblock: IPBlock = IPBlockMode.calico,
@@ -286,16 +364,22 @@ def explain(
     if output is Output.table:
         for view in explanation_view(explanations):
             out.print(view)
+    elif output is Output.csv:
+        sys.stdout.write(explanation_csv(explanations))
     else:
         sys.stdout.write(dump(explanation_data(explanations), output.value))
 
 
 @app.command()
 def analyze(
-    files: Annotated[list[str], typer.Option(
-        "-f", "--filename", help="File, directory or -; default: the bundled examples/.")] = [],  # noqa: B006
+    files: Annotated[
+        list[str],
+        typer.Option(
+            "-f", "--filename", help="File, directory or -; default: the bundled examples/."
+        ),
+    ] = [],  # noqa: B006
     namespace: Namespace = None,
-    output: Annotated[Output, typer.Option("-o", "--output")] = Output.table,
+    output: Annotated[DocumentOutput, typer.Option("-o", "--output")] = DocumentOutput.table,
     legacy_cidr: LegacyCIDR = False,
     ipblock: IPBlock = IPBlockMode.calico,
     node_traffic: NodeTraffic = True,
@@ -308,36 +392,31 @@ def analyze(
     cluster = loaded.cluster
     result = compute_matrix(cluster, None, options)
     explanations = [explain_pod(p, cluster, result) for p in cluster.pods]
-    if output is not Output.table:
-        data = {"namespaces": [n.name for n in cluster.namespaces],
-                "policies": [p.key for p in cluster.policies],
-                "pods": explanation_data(explanations), "matrix": matrix_data(result)}
+    if output is not DocumentOutput.table:
+        data = {
+            "namespaces": [n.name for n in cluster.namespaces],
+            "policies": [p.key for p in cluster.policies],
+            "pods": explanation_data(explanations),
+            "matrix": matrix_data(result),
+        }
         sys.stdout.write(dump(data, output.value))
         return
-    say(f"Read {len(cluster.namespaces)} namespaces, {len(cluster.pods)} pods and "
-        f"{len(cluster.policies)} NetworkPolicies from {', '.join(sources)}: all valid.")
+    say(
+        f"Read {len(cluster.namespaces)} namespaces, {len(cluster.pods)} pods and "
+        f"{len(cluster.policies)} NetworkPolicies from {', '.join(sources)}: all valid."
+    )
     out.print(isolation_view(explanations, list(cluster.pods)))
     out.print(declared_ports_view(result, list(cluster.pods)))
-    say("Next: podwall explain -f ... NS/POD · podwall check -f ... --from A --to B "
-        "--port 80/TCP · podwall matrix -f ... -o png --out matrix.png")
+    say(
+        "Next: podwall explain -f ... NS/POD · podwall check -f ... --from A --to B "
+        "--port 80/TCP · podwall matrix -f ... -o png --out matrix.png"
+    )
 
 
 def main() -> None:
-    """Entry point: run the app, turning podwall errors into messages and exit codes."""
+    """Entry point. Click reports usage errors itself (exit 2); podwall errors are ours."""
     try:
-        code = app(standalone_mode=False)
+        app()
     except PodwallError as error:
         warn(f"error: {error}")
         sys.exit(error.exit_code)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        sys.exit(130)
-    except Exception as error:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(EXIT_USAGE)
-        raise
-    sys.exit(code if isinstance(code, int) else 0)

@@ -14,8 +14,10 @@ from podwall.semantics import Decision, Matrix, PodExplanation, Side
 from podwall.semantics.explain import DirectionExplanation
 
 __all__ = [
+    "decision_csv",
     "decision_data",
     "dump",
+    "explanation_csv",
     "explanation_data",
     "matrix_csv",
     "matrix_data",
@@ -52,17 +54,63 @@ def matrix_data(matrix: Matrix) -> dict[str, Any]:
     return matrix.to_json()
 
 
-def matrix_csv(matrix: Matrix) -> str:
-    """One row per (port, source, destination): easy to filter with any tool."""
+def _csv(header: list[str], rows: list[list[object]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["port", "protocol", "from", "to", "allowed"])
-    for spec in matrix.ports:
-        grid = matrix.allowed[spec.key]
-        for i, src in enumerate(matrix.pods):
-            for j, dst in enumerate(matrix.pods):
-                writer.writerow([spec.port, spec.protocol, src, dst, str(bool(grid[i, j])).lower()])
+    writer.writerow(header)
+    writer.writerows([[str(v).lower() if isinstance(v, bool) else v for v in r] for r in rows])
     return out.getvalue()
+
+
+def matrix_csv(matrix: Matrix) -> str:
+    """One row per (port, source, destination): easy to filter with any tool."""
+    rows: list[list[object]] = [
+        [spec.port, spec.protocol, src, dst, bool(matrix.allowed[spec.key][i, j])]
+        for spec in matrix.ports
+        for i, src in enumerate(matrix.pods)
+        for j, dst in enumerate(matrix.pods)
+    ]
+    return _csv(["port", "protocol", "from", "to", "allowed"], rows)
+
+
+def decision_csv(decision: Decision) -> str:
+    """One row per reason, each carrying the flow and both directions' verdicts."""
+    flow = decision.flow
+    head = [flow.src.label, flow.dst.label, flow.port, flow.protocol, decision.verdict.value]
+    rows: list[list[object]] = [
+        [*head, side.direction.value, side.allowed, r.policy, r.path, r.text]
+        for side in (decision.egress, decision.ingress)
+        for r in side.reasons
+    ]
+    header = [
+        "from",
+        "to",
+        "port",
+        "protocol",
+        "verdict",
+        "direction",
+        "direction_allowed",
+        "policy",
+        "path",
+        "reason",
+    ]
+    return _csv(header, rows)
+
+
+def explanation_csv(explanations: Sequence[PodExplanation]) -> str:
+    """One row per allowing rule (or per direction when nothing isolates the pod)."""
+    rows: list[list[object]] = []
+    for e in explanations:
+        for d in (e.ingress, e.egress):
+            isolated_by = " ".join(d.isolated_by)
+            if not d.allowances:
+                rows.append([e.pod, d.direction.value, d.isolated, isolated_by, "", "", "", ""])
+            rows += [
+                [e.pod, d.direction.value, True, isolated_by, a.policy, a.path, a.peers, a.ports]
+                for a in d.allowances
+            ]
+    header = ["pod", "direction", "isolated", "isolated_by", "policy", "path", "peers", "ports"]
+    return _csv(header, rows)
 
 
 def _direction(d: DirectionExplanation) -> dict[str, Any]:

@@ -39,15 +39,17 @@ def _side_view(title: str, side: Side) -> RenderableType:
 
 def decision_view(decision: Decision) -> RenderableType:
     flow = decision.flow
-    verdict = Text(decision.verdict.value.upper(), style="bold green" if decision.allowed
-                   else "bold red")
+    verdict = Text(
+        decision.verdict.value.upper(), style="bold green" if decision.allowed else "bold red"
+    )
     parts: list[RenderableType] = [
         _side_view(f"egress of {flow.src.label}", decision.egress),
         _side_view(f"ingress of {flow.dst.label}", decision.ingress),
     ]
     parts += [Text(f"note: {note}", style="yellow") for note in decision.notes]
-    return Panel(Group(*parts), title=Text.assemble(verdict, f"  {flow.render()}"),
-                 title_align="left")
+    return Panel(
+        Group(*parts), title=Text.assemble(verdict, f"  {flow.render()}"), title_align="left"
+    )
 
 
 def matrix_view(matrix: Matrix) -> list[RenderableType]:
@@ -61,8 +63,9 @@ def matrix_view(matrix: Matrix) -> list[RenderableType]:
         for j in range(len(matrix.pods)):
             table.add_column(str(j + 1), justify="center")
         for i, pod in enumerate(matrix.pods):
-            table.add_row(str(i + 1), pod, *(_YES if grid[i, j] else _NO
-                                             for j in range(len(matrix.pods))))
+            table.add_row(
+                str(i + 1), pod, *(_YES if grid[i, j] else _NO for j in range(len(matrix.pods)))
+            )
         allowed = int(grid.sum()) - len(matrix.pods)
         pairs = len(matrix.pods) * (len(matrix.pods) - 1)
         table.caption = f"{allowed} of {pairs} ordered pairs allowed (a pod always reaches itself)"
@@ -73,8 +76,9 @@ def matrix_view(matrix: Matrix) -> list[RenderableType]:
 def _direction_view(d: DirectionExplanation, peers_word: str) -> list[RenderableType]:
     name = d.direction.value.lower()
     if not d.isolated:
-        return [Text(f"{d.direction.value}: open (no policy isolates it for {name})",
-                     style="green")]
+        return [
+            Text(f"{d.direction.value}: open (no policy isolates it for {name})", style="green")
+        ]
     lines: list[RenderableType] = [
         Text(f"{d.direction.value}: isolated by {', '.join(d.isolated_by)}", style="yellow")
     ]
@@ -115,7 +119,9 @@ def isolation_view(explanations: Sequence[PodExplanation], pods: Sequence[Pod]) 
         if pod.host_network:
             ip += " (hostNetwork)"
         table.add_row(
-            e.pod, pod.node_name or "-", ip,
+            e.pod,
+            pod.node_name or "-",
+            ip,
             ", ".join(e.ingress.isolated_by) or Text("open", style="green"),
             ", ".join(e.egress.isolated_by) or Text("open", style="green"),
         )
@@ -124,8 +130,11 @@ def isolation_view(explanations: Sequence[PodExplanation], pods: Sequence[Pod]) 
 
 def declared_ports_view(matrix: Matrix, pods: Sequence[Pod]) -> Table:
     """One grid for all ports: may the row reach the column on the ports the column declares?"""
-    table = Table(title="Who can talk to whom, on the ports each destination declares",
-                  title_justify="left", caption="✓ all declared ports · ✗ none · n/m some")
+    table = Table(
+        title="Who can talk to whom, on the ports each destination declares",
+        title_justify="left",
+        caption="✓ all declared ports · ✗ none · n/m some",
+    )
     table.add_column("#", justify="right", style="dim")
     table.add_column("from \\ to")
     for j in range(len(pods)):
