@@ -181,3 +181,18 @@ def test_explain_csv_has_one_row_per_allowing_rule(podwall_cli):
     assert lines[0] == "pod,direction,isolated,isolated_by,policy,path,peers,ports"
     assert "apps/api,Ingress,true,apps/backend apps/default-deny,apps/backend,spec.ingress[0]," \
            "pods tier=frontend in namespace apps,8080/TCP" in lines
+
+
+@pytest.mark.parametrize("scope", [[], ["-n", "apps"], ["-n", "nowhere"]],
+                         ids=["all pods", "one namespace", "no pods"])
+def test_matrix_json_yaml_and_csv_agree_cell_for_cell(podwall_cli, scope):
+    def run(fmt: str) -> str:
+        return podwall_cli("matrix", "-f", EXAMPLES, *scope, "-o", fmt).stdout
+
+    as_json, as_yaml = json.loads(run("json")), yaml.safe_load(run("yaml"))
+    assert as_json == as_yaml
+    rows = [line.split(",") for line in run("csv").splitlines()[1:]]
+    pods, grids = as_json["pods"], as_json["allowed"]
+    assert len(rows) == len(pods) ** 2 * len(as_json["ports"])
+    for port, protocol, src, dst, word in rows:
+        assert grids[f"{port}/{protocol}"][pods.index(src)][pods.index(dst)] == (word == "true")

@@ -13,6 +13,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from podwall.assemble import Loaded, assemble
 from podwall.encode import encode_object
@@ -25,8 +26,8 @@ from podwall.render.data import (
     dump,
     explanation_csv,
     explanation_data,
-    matrix_csv,
     matrix_data,
+    write_matrix,
 )
 from podwall.render.text import (
     decision_view,
@@ -44,6 +45,7 @@ from podwall.semantics import (
     UnknownEndpoint,
     compute_matrix,
     decide,
+    declared_ports,
     explain_pod,
     parse_port_spec,
 )
@@ -305,10 +307,30 @@ def matrix(
     options = _options(ipblock, node_traffic, ip_family)
     ports = [_port(p) for p in port] or None
     loaded = _load(files, namespace, legacy_cidr)
-    result = compute_matrix(
-        loaded.cluster, ports, options, _pods_in_scope(loaded, namespace, all_namespaces)
-    )
+    chosen = _pods_in_scope(loaded, namespace, all_namespaces)
+    result = _matrix_with_progress(loaded, ports, options, chosen)
     _emit_matrix(result, output, out_file)
+
+
+def _matrix_with_progress(
+    loaded: Loaded, ports: list[PortSpec] | None, options: Options, pods: list[Pod] | None = None
+) -> Matrix:
+    """The matrix, with a progress bar on stderr when it is a terminal and the work is large."""
+    chosen = ports or list(declared_ports(loaded.cluster.pods))
+    size = len(pods if pods is not None else loaded.cluster.pods)
+    if not sys.stderr.isatty() or size * size * len(chosen) < 50_000_000:
+        return compute_matrix(loaded.cluster, chosen, options, pods)
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(f"matrix of {size} pods", total=len(chosen))
+        return compute_matrix(
+            loaded.cluster, chosen, options, pods, on_port=lambda _port: progress.advance(task)
+        )
 
 
 def _emit_matrix(result: Matrix, output: MatrixOutput, out_file: Path | None) -> None:
@@ -320,16 +342,19 @@ def _emit_matrix(result: Matrix, output: MatrixOutput, out_file: Path | None) ->
         from podwall.render.heatmap import render_heatmap  # matplotlib loads only when drawn
 
         payload = render_heatmap(result, output.value)
-    elif output is MatrixOutput.csv:
-        payload = matrix_csv(result).encode()
-    else:
-        payload = dump(matrix_data(result), output.value).encode()
-    if out_file is not None:
-        out_file.write_bytes(payload)
-        warn(f"wrote {out_file}")
-    else:
-        sys.stdout.buffer.write(payload)
-        sys.stdout.flush()
+        if out_file is None:
+            sys.stdout.buffer.write(payload)
+            sys.stdout.flush()
+        else:
+            out_file.write_bytes(payload)
+            warn(f"wrote {out_file}")
+        return
+    if out_file is None:
+        write_matrix(result, output.value, sys.stdout)
+        return
+    with out_file.open("w", encoding="utf-8") as stream:
+        write_matrix(result, output.value, stream)
+    warn(f"wrote {out_file}")
 
 
 @app.command()
@@ -351,7 +376,7 @@ def explain(
     options = _options(ipblock, node_traffic, ip_family)
     loaded = _load(files, namespace, legacy_cidr)
     cluster = loaded.cluster
-    result = compute_matrix(cluster, [_port(p) for p in port] or None, options)
+    result = _matrix_with_progress(loaded, [_port(p) for p in port] or None, options)
     if pod is not None:
         key = pod if "/" in pod else f"{namespace or 'default'}/{pod}"
         chosen = cluster.pod(key)
@@ -390,7 +415,7 @@ def analyze(
     sources = files or [str(EXAMPLES)]
     loaded = _load(sources, namespace, legacy_cidr)
     cluster = loaded.cluster
-    result = compute_matrix(cluster, None, options)
+    result = _matrix_with_progress(loaded, None, options)
     explanations = [explain_pod(p, cluster, result) for p in cluster.pods]
     if output is not DocumentOutput.table:
         data = {

@@ -21,6 +21,8 @@ from podwall.errors import InputError
 __all__ = ["Document", "read_documents"]
 
 _SUFFIXES = {".yaml", ".yml", ".json"}
+# libyaml's loader when PyYAML was built with it: an order of magnitude faster on big dumps.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +37,7 @@ def _parse(text: str, source: str) -> list[object]:
         if stripped.startswith(("{", "[")):
             data = json.loads(text)
             return data if isinstance(data, list) else [data]
-        return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+        return [doc for doc in yaml.load_all(text, Loader=_YAML_LOADER) if doc is not None]
     except json.JSONDecodeError as err:
         raise InputError(f"{source}: invalid JSON at line {err.lineno}: {err.msg}") from err
     except yaml.YAMLError as err:

@@ -6,8 +6,9 @@ import csv
 import io
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
+import numpy as np
 import yaml
 
 from podwall.semantics import Decision, Matrix, PodExplanation, Side
@@ -19,8 +20,8 @@ __all__ = [
     "dump",
     "explanation_csv",
     "explanation_data",
-    "matrix_csv",
     "matrix_data",
+    "write_matrix",
 ]
 
 
@@ -51,7 +52,66 @@ def decision_data(decision: Decision) -> dict[str, Any]:
 
 
 def matrix_data(matrix: Matrix) -> dict[str, Any]:
-    return matrix.to_json()
+    """The matrix as one document (small matrices; `write_matrix` streams large ones)."""
+    return {
+        "pods": list(matrix.pods),
+        "ports": [{"port": p.port, "protocol": p.protocol} for p in matrix.ports],
+        "allowed": {key: grid.tolist() for key, grid in matrix.allowed.items()},
+    }
+
+
+_WORDS = np.array(["false", "true"])
+
+
+def _row(values: np.ndarray) -> str:
+    return "[" + ", ".join(_WORDS[values.astype(np.intp)]) + "]"
+
+
+def write_matrix(matrix: Matrix, fmt: str, stream: TextIO) -> None:
+    """Write the matrix as json, yaml or csv row by row, never holding the text in memory.
+
+    JSON and YAML carry the documented shape ({"pods", "ports", "allowed"}); JSON strings are
+    valid YAML scalars, so both share the row writer.
+    """
+    if fmt == "csv":
+        stream.write("port,protocol,from,to,allowed\n")
+        for spec in matrix.ports:
+            grid = matrix.allowed[spec.key]
+            for i, src in enumerate(matrix.pods):
+                head = f"{spec.port},{spec.protocol},{src},"
+                stream.writelines(
+                    f"{head}{dst},{word}\n"
+                    for dst, word in zip(matrix.pods, _WORDS[grid[i].astype(np.intp)], strict=True)
+                )
+        return
+    pods = [json.dumps(p) for p in matrix.pods]
+    ports = [{"port": p.port, "protocol": p.protocol} for p in matrix.ports]
+    if fmt == "json":
+        stream.write(
+            f'{{"pods": [{", ".join(pods)}],\n "ports": {json.dumps(ports)},\n "allowed": {{'
+        )
+        for k, spec in enumerate(matrix.ports):
+            grid = matrix.allowed[spec.key]
+            stream.write(("," if k else "") + f"\n  {json.dumps(spec.key)}: [")
+            for i in range(len(pods)):
+                stream.write(("," if i else "") + "\n   " + _row(grid[i]))
+            stream.write("]")
+        stream.write("}}\n")
+        return
+    stream.write("pods:\n" + "".join(f"- {p}\n" for p in pods) if pods else "pods: []\n")
+    stream.write(
+        "ports:\n" + "".join(f"- port: {p['port']}\n  protocol: {p['protocol']}\n" for p in ports)
+        if ports
+        else "ports: []\n"
+    )
+    stream.write("allowed:\n" if matrix.ports else "allowed: {}\n")
+    for spec in matrix.ports:
+        grid = matrix.allowed[spec.key]
+        stream.write(
+            f"  {json.dumps(spec.key)}:\n" if len(pods) else f"  {json.dumps(spec.key)}: []\n"
+        )
+        for i in range(len(pods)):
+            stream.write("  - " + _row(grid[i]) + "\n")
 
 
 def _csv(header: list[str], rows: list[list[object]]) -> str:
@@ -60,17 +120,6 @@ def _csv(header: list[str], rows: list[list[object]]) -> str:
     writer.writerow(header)
     writer.writerows([[str(v).lower() if isinstance(v, bool) else v for v in r] for r in rows])
     return out.getvalue()
-
-
-def matrix_csv(matrix: Matrix) -> str:
-    """One row per (port, source, destination): easy to filter with any tool."""
-    rows: list[list[object]] = [
-        [spec.port, spec.protocol, src, dst, bool(matrix.allowed[spec.key][i, j])]
-        for spec in matrix.ports
-        for i, src in enumerate(matrix.pods)
-        for j, dst in enumerate(matrix.pods)
-    ]
-    return _csv(["port", "protocol", "from", "to", "allowed"], rows)
 
 
 def decision_csv(decision: Decision) -> str:

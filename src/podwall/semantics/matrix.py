@@ -11,7 +11,7 @@ allowed = not ingress-isolated OR (P^T @ (S*Q) > 0); both must hold. The rules a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,13 +32,6 @@ class Matrix:
     pods: tuple[str, ...]
     ports: tuple[PortSpec, ...]
     allowed: dict[str, np.ndarray]
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "pods": list(self.pods),
-            "ports": [{"port": p.port, "protocol": p.protocol} for p in self.ports],
-            "allowed": {key: grid.tolist() for key, grid in self.allowed.items()},
-        }
 
 
 def declared_ports(pods: Sequence[Pod]) -> tuple[PortSpec, ...]:
@@ -219,8 +212,12 @@ def compute_matrix(
     ports: Sequence[PortSpec] | None = None,
     options: Options | None = None,
     pods: Sequence[Pod] | None = None,
+    on_port: Callable[[PortSpec], None] | None = None,
 ) -> Matrix:
-    """The matrix over `pods` (default: every pod) for `ports` (default: declared ports)."""
+    """The matrix over `pods` (default: every pod) for `ports` (default: declared ports).
+
+    `on_port` is called after each port is done, so a caller can show progress.
+    """
     options = options or Options()
     chosen = list(cluster.pods if pods is None else pods)
     ports = tuple(declared_ports(cluster.pods) if ports is None else ports)
@@ -233,4 +230,6 @@ def compute_matrix(
         grid = by_class[classes.of_pod][:, classes.of_pod]
         np.fill_diagonal(grid, True)
         allowed[port.key] = grid
+        if on_port is not None:
+            on_port(port)
     return Matrix(pods=tuple(p.key for p in chosen), ports=ports, allowed=allowed)
