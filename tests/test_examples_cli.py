@@ -196,3 +196,11 @@ def test_matrix_json_yaml_and_csv_agree_cell_for_cell(podwall_cli, scope):
     assert len(rows) == len(pods) ** 2 * len(as_json["ports"])
     for port, protocol, src, dst, word in rows:
         assert grids[f"{port}/{protocol}"][pods.index(src)][pods.index(dst)] == (word == "true")
+
+
+def test_bare_pod_names_are_looked_up_in_the_namespace_flag(podwall_cli):
+    result = podwall_cli("check", "-f", EXAMPLES, "-n", "apps", "--from", "ui", "--to", "api",
+                         "--port", "8080", "-o", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["from"], data["to"]) == ("apps/ui", "apps/api")

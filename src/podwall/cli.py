@@ -240,7 +240,7 @@ def validate(
 
 @app.command()
 def check(
-    source: Annotated[str, typer.Option("--from", help="NS/POD, POD (namespace default) or an IP")],
+    source: Annotated[str, typer.Option("--from", help="NS/POD, POD (in -n) or an IP")],
     destination: Annotated[str, typer.Option("--to", help="NS/POD, POD or an IP")],
     port: Annotated[str, typer.Option("--port", "-p", help="PORT[/TCP|UDP|SCTP]")],
     files: Files = [],  # noqa: B006
@@ -258,8 +258,8 @@ def check(
     index = ClusterIndex.build(loaded.cluster)
     try:
         flow = Flow(
-            src=index.resolve(source),
-            dst=index.resolve(destination),
+            src=index.resolve(source, namespace or "default"),
+            dst=index.resolve(destination, namespace or "default"),
             protocol=spec.protocol,
             port=spec.port,
         )

@@ -88,12 +88,12 @@ class ClusterIndex:
         kind = EndpointKind.NODE if pod.host_network else EndpointKind.POD
         return Endpoint(kind=kind, ips=pod.ips, pod=pod, node=pod.node_name, label=pod.key)
 
-    def resolve(self, text: str) -> Endpoint:
-        """`NS/POD`, `POD` (namespace default), or an IP address (a pod's, a node's or outside)."""
+    def resolve(self, text: str, namespace: str = "default") -> Endpoint:
+        """`NS/POD`, `POD` (in `namespace`), or an IP address (a pod's, a node's or outside)."""
         try:
             ip = _canonical(text)
         except ValueError:
-            key = text if "/" in text else f"default/{text}"
+            key = text if "/" in text else f"{namespace}/{text}"
             pod = self.pods_by_key.get(key)
             if pod is None:
                 raise UnknownEndpoint(f"no pod {key!r} in the input") from None
