@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from podwall.model import Cluster, Direction, NetworkPolicy, Peer, Pod, PolicyPort, Rule
+from podwall.model import Cluster, Direction, NetworkPolicy, Pod, Rule
 from podwall.semantics.endpoints import ClusterIndex, EndpointKind, flow_ip
 from podwall.semantics.options import Options
 from podwall.semantics.ports import PortSpec
-from podwall.semantics.vectors import AddressTable, LabelTable
+from podwall.semantics.table import EndpointTable
+from podwall.semantics.vectors import AddressTable
 
 __all__ = ["Matrix", "compute_matrix", "declared_ports"]
 
@@ -40,120 +41,45 @@ def declared_ports(pods: Sequence[Pod]) -> tuple[PortSpec, ...]:
     return tuple(sorted(found))
 
 
-class _Classes:
-    """Endpoints grouped into classes no policy can tell apart, with per-class tables."""
-
-    def __init__(self, pods: Sequence[Pod], cluster: Cluster, options: Options) -> None:
-        index = ClusterIndex.build(cluster)
-        endpoints = [index.pod_endpoint(p) for p in pods]
+def _group(
+    pods: Sequence[Pod], cluster: Cluster, options: Options, index: ClusterIndex
+) -> tuple[np.ndarray, list[Pod]]:
+    """Pods no policy can tell apart share a class: (class of each pod, one pod per class)."""
+    endpoints = [index.pod_endpoint(p) for p in pods]
+    blocks = sorted(
+        {
+            peer.ip_block
+            for pol in cluster.policies
+            for rule in pol.ingress + pol.egress
+            for peer in rule.peers
+            if peer.ip_block is not None
+        },
+        key=lambda b: (b.cidr, b.except_),
+    )
+    is_node = [e.kind is EndpointKind.NODE for e in endpoints]
+    if blocks and options.ipblock_matches_cluster:
         addresses = AddressTable([flow_ip(e, options) for e in endpoints])
-        blocks = sorted(
-            {
-                peer.ip_block
-                for pol in cluster.policies
-                for rule in pol.ingress + pol.egress
-                for peer in rule.peers
-                if peer.ip_block is not None
-            },
-            key=lambda b: (b.cidr, b.except_),
+        bits = np.packbits(np.stack([addresses.match(b) for b in blocks]), axis=0).T
+    else:
+        bits = np.zeros((len(pods), 0), dtype=np.uint8)
+    node_matters = options.allow_node_local and any(is_node)
+    signature_ids: dict[tuple[object, ...], int] = {}
+    of_pod = np.empty(len(pods), dtype=np.intp)
+    reps: list[Pod] = []
+    for i, pod in enumerate(pods):
+        sig = (
+            is_node[i],
+            pod.namespace,
+            pod.labels,
+            pod.ports,
+            pod.node_name if node_matters else "",
+            bits[i].tobytes(),
         )
-        is_node = np.array([e.kind is EndpointKind.NODE for e in endpoints], dtype=bool)
-        if blocks and options.ipblock_matches_cluster:
-            bits = np.packbits(np.stack([addresses.match(b) for b in blocks]), axis=0).T
-        else:
-            bits = np.zeros((len(pods), 0), dtype=np.uint8)
-        node_matters = options.allow_node_local and bool(is_node.any())
-        signature_ids: dict[tuple[object, ...], int] = {}
-        self.of_pod = np.empty(len(pods), dtype=np.intp)
-        reps: list[int] = []
-        for i, pod in enumerate(pods):
-            sig = (
-                bool(is_node[i]),
-                pod.namespace,
-                pod.labels,
-                pod.ports,
-                pod.node_name if node_matters else "",
-                bits[i].tobytes(),
-            )
-            cls = signature_ids.setdefault(sig, len(reps))
-            if cls == len(reps):
-                reps.append(i)
-            self.of_pod[i] = cls
-        self.reps = [pods[i] for i in reps]
-        self.is_pod = ~is_node[reps]
-        self.is_node = is_node[reps]
-        self.addresses = AddressTable([flow_ip(endpoints[i], options) for i in reps])
-        self.labels = LabelTable([p.labels for p in self.reps])
-        ns_names = sorted({ns.name for ns in cluster.namespaces} | {p.namespace for p in self.reps})
-        self.ns_code = {name: i for i, name in enumerate(ns_names)}
-        self.ns_of = np.array([self.ns_code[p.namespace] for p in self.reps], dtype=np.intp)
-        self.namespaces = LabelTable([index.ns_labels(name) for name in ns_names])
-        self.nodes = np.array([p.node_name for p in self.reps], dtype=object)
-        self.options = options
-        self._named: dict[tuple[str, str], np.ndarray] = {}
-
-    @property
-    def size(self) -> int:
-        return len(self.reps)
-
-    def in_namespace(self, namespace: str) -> np.ndarray:
-        code = self.ns_code.get(namespace, -1)
-        return self.ns_of == code
-
-    def subjects(self, policy: NetworkPolicy) -> np.ndarray:
-        return (
-            self.is_pod
-            & self.in_namespace(policy.namespace)
-            & self.labels.match(policy.pod_selector)
-        )
-
-    def peer(self, peer: Peer, policy_ns: str) -> np.ndarray:
-        if peer.ip_block is not None:
-            if not self.options.ipblock_matches_cluster:
-                return np.zeros(self.size, dtype=bool)
-            return self.addresses.match(peer.ip_block)
-        if peer.namespace_selector is not None:
-            in_ns = self.namespaces.match(peer.namespace_selector)[self.ns_of]
-        else:
-            in_ns = self.in_namespace(policy_ns)
-        result = self.is_pod & in_ns
-        if peer.pod_selector is not None:
-            result = result & self.labels.match(peer.pod_selector)
-        return result
-
-    def peers(self, rule: Rule, policy_ns: str) -> np.ndarray:
-        if not rule.peers:
-            return np.ones(self.size, dtype=bool)
-        return np.logical_or.reduce([self.peer(p, policy_ns) for p in rule.peers])
-
-    def named(self, name: str, protocol: str) -> np.ndarray:
-        key = (name, protocol)
-        if key not in self._named:
-            self._named[key] = np.array(
-                [
-                    (p.resolve_port(name, protocol) or -1) if not p.host_network else -1
-                    for p in self.reps
-                ],
-                dtype=np.int64,
-            )
-        return self._named[key]
-
-    def port_entry(self, entry: PolicyPort, port: PortSpec) -> np.ndarray:
-        if entry.protocol != port.protocol:
-            return np.zeros(self.size, dtype=bool)
-        if entry.port is None or (
-            isinstance(entry.port, int)
-            and entry.port <= port.port <= (entry.end_port or entry.port)
-        ):
-            return np.ones(self.size, dtype=bool)
-        if isinstance(entry.port, int):
-            return np.zeros(self.size, dtype=bool)
-        return self.is_pod & (self.named(entry.port, port.protocol) == port.port)
-
-    def ports(self, rule: Rule, port: PortSpec) -> np.ndarray:
-        if not rule.ports:
-            return np.ones(self.size, dtype=bool)
-        return np.logical_or.reduce([self.port_entry(e, port) for e in rule.ports])
+        cls = signature_ids.setdefault(sig, len(reps))
+        if cls == len(reps):
+            reps.append(pod)
+        of_pod[i] = cls
+    return of_pod, reps
 
 
 @dataclass(slots=True)
@@ -166,7 +92,9 @@ class _Direction:
     rules: list[Rule]
 
 
-def _direction(classes: _Classes, policies: Sequence[NetworkPolicy], d: Direction) -> _Direction:
+def _direction(
+    classes: EndpointTable, policies: Sequence[NetworkPolicy], d: Direction
+) -> _Direction:
     isolated = np.zeros(classes.size, dtype=bool)
     subjects, peers, rules = [], [], []
     for policy in policies:
@@ -187,13 +115,13 @@ def _direction(classes: _Classes, policies: Sequence[NetworkPolicy], d: Directio
     )
 
 
-def _port_mask(classes: _Classes, rules: list[Rule], port: PortSpec) -> np.ndarray:
+def _port_mask(classes: EndpointTable, rules: list[Rule], port: PortSpec) -> np.ndarray:
     masks = [classes.ports(rule, port) for rule in rules]
     return np.array(masks, dtype=np.float32).reshape(len(rules), classes.size)
 
 
 def _class_matrix(
-    classes: _Classes, egress: _Direction, ingress: _Direction, port: PortSpec
+    classes: EndpointTable, egress: _Direction, ingress: _Direction, port: PortSpec
 ) -> np.ndarray:
     q_egress = _port_mask(classes, egress.rules, port)
     allowed_out = (egress.subjects.T @ (egress.peers * q_egress)) > 0
@@ -221,13 +149,15 @@ def compute_matrix(
     options = options or Options()
     chosen = list(cluster.pods if pods is None else pods)
     ports = tuple(declared_ports(cluster.pods) if ports is None else ports)
-    classes = _Classes(chosen, cluster, options)
+    index = ClusterIndex.build(cluster)
+    of_pod, reps = _group(chosen, cluster, options, index)
+    classes = EndpointTable(reps, cluster, options, index)
     egress = _direction(classes, cluster.policies, Direction.EGRESS)
     ingress = _direction(classes, cluster.policies, Direction.INGRESS)
     allowed: dict[str, np.ndarray] = {}
     for port in ports:
         by_class = _class_matrix(classes, egress, ingress, port)
-        grid = by_class[classes.of_pod][:, classes.of_pod]
+        grid = by_class[of_pod][:, of_pod]
         np.fill_diagonal(grid, True)
         allowed[port.key] = grid
         if on_port is not None:

@@ -1,0 +1,38 @@
+"""Wire names podwall's data plane uses, defined once: table, chains, sets, interfaces.
+
+Pod interfaces follow Calico's convention (`cali` + the first 11 hex digits of
+sha1("<namespace>.<pod>")), so the same compiler serves the lab and Calico-style nodes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+__all__ = [
+    "DROPS_SET",
+    "EGRESS_DISPATCH",
+    "INGRESS_DISPATCH",
+    "INTERFACE_PREFIX",
+    "TABLE",
+    "TABLE_FAMILY",
+    "interface_name",
+    "object_suffix",
+]
+
+TABLE_FAMILY = "inet"
+TABLE = "podwall"
+INTERFACE_PREFIX = "cali"
+EGRESS_DISPATCH = "egress_dispatch"  # map: pod interface -> jump to its egress chain
+INGRESS_DISPATCH = "ingress_dispatch"  # map: pod interface -> jump to its ingress chain
+DROPS_SET = {4: "drops4", 6: "drops6"}  # dynamic sets recording denied new connections
+
+
+def interface_name(namespace: str, pod: str, prefix: str = INTERFACE_PREFIX) -> str:
+    """The host-side interface of a pod's veth (15 characters at most, as Linux requires)."""
+    digest = hashlib.sha1(f"{namespace}.{pod}".encode()).hexdigest()
+    return f"{prefix}{digest[: 15 - len(prefix)]}"
+
+
+def object_suffix(text: str) -> str:
+    """A short stable name part for chains and sets derived from their content or owner."""
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
