@@ -1,0 +1,205 @@
+"""The nftables compiler and applier: golden rulesets, nft's own check, atomic and incremental
+updates, all against real nft in a scratch network namespace."""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from netpol_model import load_steps
+from podwall.assemble import assemble
+from podwall.dataplane.apply import NftApplier, netns_runner
+from podwall.dataplane.compile import compile_ruleset
+from podwall.dataplane.ruleset import render_ruleset, replace_script, update_script
+from podwall.inputs import read_documents
+from podwall.model import Cluster, Labels
+from podwall.semantics import Options
+
+GOLDEN = Path(__file__).parent / "data" / "golden"
+EXAMPLES = Path(__file__).parents[1] / "examples"
+UPDATE = os.environ.get("PODWALL_UPDATE_GOLDEN") == "1"
+
+
+def _examples() -> Cluster:
+    docs = read_documents([str(EXAMPLES)])
+    return assemble([(d.source, d.manifest) for d in docs]).cluster
+
+
+@pytest.fixture(scope="module")
+def scratch_netns():
+    """A throwaway network namespace for nft; removed even when tests fail."""
+    if os.geteuid() != 0:
+        pytest.fail("data-plane tests need root (CI runs as root)")
+    name = f"podwall-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    yield name
+    subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+GOLDEN_CASES = {
+    "examples-node-1": (_examples, "node-1", Options()),
+    "examples-node-2": (_examples, "node-2", Options()),
+    "examples-node-1-cilium-no-node-traffic": (
+        _examples,
+        "node-1",
+        Options(ipblock_matches_cluster=False, allow_node_local=False),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", GOLDEN_CASES)
+def test_rendered_ruleset_matches_its_golden_file(name: str):
+    make, node, options = GOLDEN_CASES[name]
+    text = render_ruleset(compile_ruleset(make(), node, options))
+    path = GOLDEN / f"{name}.nft"
+    if UPDATE:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert path.exists(), f"missing golden {path}: run with PODWALL_UPDATE_GOLDEN=1 and review"
+    assert text == path.read_text()
+
+
+@pytest.mark.parametrize("path", sorted(GOLDEN.glob("*.nft")), ids=lambda p: p.stem)
+def test_every_golden_ruleset_passes_nft_check(path: Path, scratch_netns: str):
+    applier = NftApplier(netns_runner(scratch_netns))
+    assert (
+        applier.check(f"table inet podwall {{\n}}\ndelete table inet podwall\n{path.read_text()}")
+        == ""
+    )
+
+
+def test_every_conformance_state_compiles_to_a_ruleset_nft_accepts(scratch_netns: str):
+    applier = NftApplier(netns_runner(scratch_netns))
+    for step in load_steps():
+        cluster = assemble([("step", m) for m in step.manifests]).cluster
+        for node in ("node-1", "node-2"):
+            problem = applier.check(replace_script(compile_ruleset(cluster, node)))
+            assert problem == "", f"{step.case}[{step.index}] {node}: {problem}"
+
+
+def test_compiling_is_deterministic_whatever_the_input_order():
+    cluster = _examples()
+    shuffled = list(cluster.policies)
+    random.Random(7).shuffle(shuffled)
+    other = replace(cluster, policies=tuple(shuffled))
+    assert render_ruleset(compile_ruleset(cluster, "node-1")) == render_ruleset(
+        compile_ruleset(other, "node-1")
+    )
+
+
+def _relabel(cluster: Cluster, key: str, labels: dict[str, str]) -> Cluster:
+    pods = tuple(replace(p, labels=Labels(labels)) if p.key == key else p for p in cluster.pods)
+    return replace(cluster, pods=pods)
+
+
+def test_a_pod_label_change_updates_set_elements_only():
+    cluster = _examples()
+    before = compile_ruleset(cluster, "node-1")
+    after = compile_ruleset(_relabel(cluster, "default/web", {"role": "frontend"}), "node-1")
+    script = update_script(before, after)
+    assert script
+    assert "add element" in script and "flush set" in script
+    assert "chain" not in script
+
+
+def test_a_new_policy_adds_its_chains_and_sets_and_touches_nothing_else():
+    cluster = _examples()
+    extra = assemble(
+        [
+            (
+                "p",
+                {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "NetworkPolicy",
+                    "metadata": {"name": "web-in", "namespace": "default"},
+                    "spec": {
+                        "podSelector": {"matchLabels": {"role": "web"}},
+                        "ingress": [{"ports": [{"port": 80}]}],
+                    },
+                },
+            )
+        ]
+    ).cluster.policies
+    before = compile_ruleset(cluster, "node-1")
+    after = compile_ruleset(replace(cluster, policies=cluster.policies + extra), "node-1")
+    lines = update_script(before, after).splitlines()
+    assert any(line.startswith("add chain inet podwall ingress_") for line in lines)
+    assert "flush map inet podwall ingress_dispatch" in lines
+    assert not any(line.startswith(("flush chain", "delete")) for line in lines)
+
+
+def test_equal_rulesets_need_no_transaction_and_changed_types_need_a_replace():
+    ruleset = compile_ruleset(_examples(), "node-1")
+    assert update_script(ruleset, ruleset) == ""
+    retyped = replace(
+        ruleset,
+        sets=tuple(replace(s, flags=()) if s.name.startswith("peer_") else s for s in ruleset.sets),
+    )
+    assert update_script(ruleset, retyped) is None
+
+
+def test_cilium_mode_keeps_cluster_addresses_out_of_ipblock_sets():
+    cluster = _examples()
+    text = render_ruleset(
+        compile_ruleset(cluster, "node-2", Options(ipblock_matches_cluster=False))
+    )
+    calico = render_ruleset(compile_ruleset(cluster, "node-2"))
+    assert "10.10.10.0/24" in calico and "10.10.10.0/24" in text
+    assert text != calico or not any(p.ips[0].startswith("10.10.10.") for p in cluster.pods)
+
+
+class _CountingRunner:
+    def __init__(self, netns: str) -> None:
+        self.inner = netns_runner(netns)
+        self.calls: list[list[str]] = []
+
+    def __call__(self, args, stdin=None):
+        self.calls.append(list(args))
+        return self.inner(args, stdin)
+
+
+def _listing(netns: str) -> str:
+    return netns_runner(netns)(["list", "table", "inet", "podwall"], None).stdout
+
+
+def test_applier_is_atomic_incremental_and_idempotent(scratch_netns: str):
+    runner = _CountingRunner(scratch_netns)
+    applier = NftApplier(runner)
+    applier.remove()
+    cluster = _examples()
+    first = compile_ruleset(cluster, "node-1")
+    assert applier.apply(first).mode == "replace"
+    calls = len(runner.calls)
+    assert applier.apply(first).mode == "unchanged"
+    assert len(runner.calls) == calls  # no nft call at all
+    relabeled = compile_ruleset(_relabel(cluster, "default/web", {"role": "frontend"}), "node-1")
+    result = applier.apply(relabeled)
+    assert result.mode == "update"
+    assert "10.244.1.11" in _listing(scratch_netns)
+    good = _listing(scratch_netns)
+    broken = replace(
+        relabeled,
+        chains=(
+            *relabeled.chains[:-1],
+            replace(relabeled.chains[-1], rules=("ip saddr @no_such_set accept",)),
+        ),
+    )
+    with pytest.raises(Exception, match="nft check failed"):
+        NftApplier(netns_runner(scratch_netns)).apply(broken)
+    assert _listing(scratch_netns) == good  # the failed update left the old ruleset in place
+
+
+def test_a_drifted_kernel_table_is_replaced_whole(scratch_netns: str):
+    applier = NftApplier(netns_runner(scratch_netns))
+    cluster = _examples()
+    applier.apply(compile_ruleset(cluster, "node-1"))
+    netns_runner(scratch_netns)(["delete", "table", "inet", "podwall"], None)
+    changed = compile_ruleset(_relabel(cluster, "default/web", {"role": "frontend"}), "node-1")
+    assert applier.apply(changed).mode == "replace"
+    assert "10.244.1.11" in _listing(scratch_netns)
