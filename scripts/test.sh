@@ -3,6 +3,18 @@
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -k conformance`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Debian packages the data-plane tests use (real nft in real network namespaces).
+need=()
+command -v nft >/dev/null 2>&1 || need+=(nftables)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "the test suite needs ${need[*]} (Debian packages) and root: run it as root" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 ruff check .
 set +e
