@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from podwall.dataplane.names import DROPS_SET, TABLE, TABLE_FAMILY
+from podwall.dataplane.names import DIRECTION_WORDS, TABLE, TABLE_FAMILY, denied_set
 from podwall.dataplane.ruleset import (
     Chain,
     NftMap,
@@ -144,6 +144,7 @@ def ruleset_from_json(data: dict[str, Any]) -> Ruleset:
 
 @dataclass(frozen=True, slots=True)
 class DeniedFlow:
+    direction: str  # "egress": the source's policies denied it; "ingress": the destination's
     src: str
     dst: str
     protocol: str
@@ -158,15 +159,21 @@ def _nft_json(runner: Runner, args: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def read_drops(runner: Runner) -> list[DeniedFlow]:
-    """Denied new connections the kernel recorded (last hour), oldest first is not kept."""
+    """Denied new connections the kernel recorded in the last hour, by direction."""
     flows = []
-    for family in (4, 6):
-        for item in _nft_json(runner, ["list", "set", TABLE_FAMILY, TABLE, DROPS_SET[family]]):
-            for elem in item.get("set", {}).get("elem", []):
-                value = elem.get("elem", {}).get("val", elem) if isinstance(elem, dict) else elem
-                src, dst, proto, port = value["concat"]
-                flows.append(DeniedFlow(str(src), str(dst), str(proto).upper(), int(port)))
-    return sorted(set(flows), key=lambda f: (f.src, f.dst, f.protocol, f.port))
+    for word in DIRECTION_WORDS:
+        for family in (4, 6):
+            listing = ["list", "set", TABLE_FAMILY, TABLE, denied_set(word, family)]
+            for item in _nft_json(runner, listing):
+                for elem in item.get("set", {}).get("elem", []):
+                    value = (
+                        elem.get("elem", {}).get("val", elem) if isinstance(elem, dict) else elem
+                    )
+                    src, dst, proto, port = value["concat"]
+                    flows.append(
+                        DeniedFlow(word, str(src), str(dst), str(proto).upper(), int(port))
+                    )
+    return sorted(set(flows), key=lambda f: (f.src, f.dst, f.protocol, f.port, f.direction))
 
 
 def read_counters(runner: Runner) -> dict[str, tuple[int, int]]:

@@ -21,9 +21,10 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from podwall.dataplane.names import (
-    DROPS_SET,
+    DIRECTION_WORDS,
     EGRESS_DISPATCH,
     INGRESS_DISPATCH,
+    denied_set,
     interface_name,
     object_suffix,
 )
@@ -204,7 +205,7 @@ def _deny_lines(direction: Direction, pod: Pod) -> list[str]:
     word = "ingress" if direction is Direction.INGRESS else "egress"
     counter = f"deny_{word}_{object_suffix(pod.key)}"
     lines = [
-        f"meta l4proto {{ tcp, udp, sctp }} update @{DROPS_SET[f]} "
+        f"meta l4proto {{ tcp, udp, sctp }} update @{denied_set(word, f)} "
         f"{{ {_ADDR[f][0]} saddr . {_ADDR[f][0]} daddr . meta l4proto . th dport }}"
         for f in _FAMILIES
     ]
@@ -229,9 +230,7 @@ def compile_ruleset(cluster: Cluster, node: str, options: Options | None = None)
     for pod in local:
         i = position[pod.key]
         for direction in (Direction.EGRESS, Direction.INGRESS):
-            isolating = [
-                p for p in policies if p.has_type(direction) and subjects[p.key][i]
-            ]
+            isolating = [p for p in policies if p.has_type(direction) and subjects[p.key][i]]
             if not isolating:
                 continue
             word = "ingress" if direction is Direction.INGRESS else "egress"
@@ -259,11 +258,12 @@ def _assemble(
 ) -> Ruleset:
     drops = [
         NftSet(
-            name=DROPS_SET[f],
+            name=denied_set(word, f),
             key_type=f"{_ADDR[f][1]} . {_ADDR[f][1]} . inet_proto . inet_service",
             flags=("dynamic", "timeout"),
             options=("timeout 1h", "size 65536"),
         )
+        for word in DIRECTION_WORDS
         for f in _FAMILIES
     ]
     maps = (

@@ -9,12 +9,13 @@ from __future__ import annotations
 import hashlib
 
 __all__ = [
-    "DROPS_SET",
+    "DIRECTION_WORDS",
     "EGRESS_DISPATCH",
     "INGRESS_DISPATCH",
     "INTERFACE_PREFIX",
     "TABLE",
     "TABLE_FAMILY",
+    "denied_set",
     "interface_name",
     "object_suffix",
 ]
@@ -24,7 +25,12 @@ TABLE = "podwall"
 INTERFACE_PREFIX = "cali"
 EGRESS_DISPATCH = "egress_dispatch"  # map: pod interface -> jump to its egress chain
 INGRESS_DISPATCH = "ingress_dispatch"  # map: pod interface -> jump to its ingress chain
-DROPS_SET = {4: "drops4", 6: "drops6"}  # dynamic sets recording denied new connections
+DIRECTION_WORDS = ("egress", "ingress")
+
+
+def denied_set(direction_word: str, family: int) -> str:
+    """The dynamic set recording new connections denied by `direction_word` ("egress"|...)."""
+    return f"denied_{direction_word}{family}"
 
 
 def interface_name(namespace: str, pod: str, prefix: str = INTERFACE_PREFIX) -> str:
