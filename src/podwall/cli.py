@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from podwall.assemble import Loaded, assemble
+from podwall.cli_lab import lab_app
 from podwall.encode import encode_object
 from podwall.errors import EXIT_DENIED, InputError, InvalidObjects, PodwallError
 from podwall.inputs import read_documents
@@ -73,6 +74,7 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
+app.add_typer(lab_app, name="lab")
 out = Console(highlight=False)  # rich renderables (tables, panels)
 
 

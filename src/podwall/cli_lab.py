@@ -1,0 +1,320 @@
+"""`podwall lab ...`: real pods in network namespaces on this machine, enforced by nftables.
+
+Needs root, iproute2 and nftables. Everything the lab makes is named `podwall-...` and recorded
+in `~/.podwall/lab/state.json` ($PODWALL_HOME), so `podwall lab down` removes it all, even
+after a crash.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from podwall.dataplane.names import object_suffix
+from podwall.errors import EXIT_DENIED
+from podwall.inputs import read_documents
+from podwall.lab import control
+from podwall.lab.errors import LabError
+from podwall.lab.probe import probe
+from podwall.lab.state import LabState, check_environment, down, load_state, up
+from podwall.lab.topology import Topology, default_topology, load_topology
+from podwall.model import Direction
+from podwall.render.data import dump, write_matrix
+from podwall.render.text import matrix_view
+from podwall.semantics import (
+    Matrix,
+    Options,
+    compute_matrix,
+    isolating_policies,
+    parse_port_spec,
+)
+
+__all__ = ["lab_app"]
+
+lab_app = typer.Typer(
+    help="A local lab: pods as Linux network namespaces over two nodes, NetworkPolicies "
+    "enforced by nftables, and real probes to prove it (needs root, iproute2, nftables).",
+    no_args_is_help=True,
+)
+out = Console(highlight=False)
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _state() -> LabState:
+    state = load_state()
+    if state is None or state.topology is None:
+        raise LabError("no lab is up: run `podwall lab up` first")
+    return state
+
+
+def _topology(state: LabState) -> Topology:
+    if state.topology is None:
+        raise LabError("the lab state has no topology: `podwall lab down` and `up` again")
+    return state.topology
+
+
+def _documents(files: list[str]) -> list[dict]:
+    if not files:
+        raise LabError("give one or more -f FILE|DIR|-")
+    return [d.manifest for d in read_documents(files)]
+
+
+@lab_app.command("up")
+def lab_up(
+    topology: Annotated[
+        Path | None,
+        typer.Option(
+            "-f",
+            "--filename",
+            help="Topology YAML (default: upstream's e2e model, x/y/z × a/b/c over 2 nodes)",
+        ),
+    ] = None,
+    ipblock: Annotated[str, typer.Option("--ipblock", help="calico | cilium")] = "calico",
+    node_traffic: Annotated[bool, typer.Option("--node-traffic/--no-node-traffic")] = True,
+) -> None:
+    """Build the lab: nodes, pods with IPv4 and IPv6, a server on every declared port."""
+    if ipblock not in ("calico", "cilium"):
+        raise LabError("--ipblock must be calico or cilium")
+    check_environment()
+    if load_state() is not None:
+        raise LabError("a lab is already up: `podwall lab down` first")
+    state = up(load_topology(topology) if topology else default_topology())
+    try:
+        control.set_options(
+            state,
+            Options(ipblock_matches_cluster=ipblock == "calico", allow_node_local=node_traffic),
+        )
+        control.enforce(state)
+    except Exception:
+        down(state)
+        raise
+    topology = _topology(state)
+    _say(
+        f"lab up: {len(topology.nodes)} nodes, {len(topology.pods)} pods, "
+        f"ipBlock mode {ipblock}, node traffic {'allowed' if node_traffic else 'judged'}"
+    )
+    for notice in state.notices:
+        _say(f"notice: {notice}")
+
+
+@lab_app.command("apply")
+def lab_apply(
+    files: Annotated[list[str], typer.Option("-f", "--filename")] = [],  # noqa: B006
+    namespace: Annotated[str, typer.Option("-n", "--namespace")] = "default",
+) -> None:
+    """Create or update NetworkPolicies in the lab, as `kubectl apply -f` does."""
+    state = _state()
+    for line in control.apply_objects(state, _documents(files), namespace):
+        _say(line)
+
+
+@lab_app.command("delete")
+def lab_delete(
+    files: Annotated[list[str], typer.Option("-f", "--filename")] = [],  # noqa: B006
+    namespace: Annotated[str, typer.Option("-n", "--namespace")] = "default",
+) -> None:
+    """Delete the NetworkPolicies named in FILE, as `kubectl delete -f` does."""
+    state = _state()
+    for line in control.delete_objects(state, _documents(files), namespace):
+        _say(line)
+
+
+@lab_app.command("label")
+def lab_label(
+    target: Annotated[str, typer.Argument(help="NS/POD (or a namespace with --namespace)")],
+    labels: Annotated[list[str], typer.Argument(help="key=value to set, key- to remove")],
+    namespace: Annotated[bool, typer.Option("--namespace", help="label a namespace")] = False,
+) -> None:
+    """Change a pod's or a namespace's labels; enforcement follows at once."""
+    _say(control.relabel(_state(), target, labels, namespace=namespace))
+
+
+@lab_app.command("status")
+def lab_status(output: Annotated[str, typer.Option("-o", "--output")] = "table") -> None:
+    """Nodes, pods (addresses, labels, isolation, denied counts) and policies."""
+    state = _state()
+    cluster = control.lab_cluster(state).cluster
+    counters = control.read_lab_counters(state)
+    rows = []
+    for pod in cluster.pods:
+        deny = {
+            w: counters.get(pod.node_name, {}).get(f"deny_{w}_{object_suffix(pod.key)}", 0)
+            for w in ("ingress", "egress")
+        }
+        rows.append(
+            {
+                "pod": pod.key,
+                "node": pod.node_name,
+                "ips": list(pod.ips),
+                "labels": pod.labels.to_dict(),
+                "ingressIsolatedBy": [
+                    p.key for p in isolating_policies(pod, Direction.INGRESS, cluster.policies)
+                ],
+                "egressIsolatedBy": [
+                    p.key for p in isolating_policies(pod, Direction.EGRESS, cluster.policies)
+                ],
+                "deniedIngress": deny["ingress"],
+                "deniedEgress": deny["egress"],
+            }
+        )
+    if output != "table":
+        sys.stdout.write(
+            dump({"pods": rows, "policies": [p.key for p in cluster.policies]}, output)
+        )
+        return
+    table = Table(
+        title=f"lab: {len(rows)} pods, {len(cluster.policies)} policies", title_justify="left"
+    )
+    for col in (
+        "pod",
+        "node",
+        "IPs",
+        "labels",
+        "ingress isolated by",
+        "egress isolated by",
+        "denied in/out",
+    ):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["pod"],
+            r["node"],
+            " ".join(r["ips"]),
+            ",".join(f"{k}={v}" for k, v in r["labels"].items()),
+            ", ".join(r["ingressIsolatedBy"]) or "open",
+            ", ".join(r["egressIsolatedBy"]) or "open",
+            f"{r['deniedIngress']}/{r['deniedEgress']}",
+        )
+    out.print(table)
+
+
+@lab_app.command("drops")
+def lab_drops(output: Annotated[str, typer.Option("-o", "--output")] = "table") -> None:
+    """Denied new connections the kernel recorded (last hour), with the policies that isolate
+    the pod whose side denied them."""
+    reports = control.read_lab_drops(_state())
+    rows = [
+        {
+            "node": r.node,
+            "from": r.src,
+            "to": r.dst,
+            "port": r.flow.port,
+            "protocol": r.flow.protocol,
+            "deniedBy": r.flow.direction,
+            "isolatedBy": list(r.isolated_by),
+        }
+        for r in reports
+    ]
+    if output != "table":
+        sys.stdout.write(dump(rows, output))
+        return
+    table = Table(title=f"{len(rows)} denied flows", title_justify="left")
+    for col in ("node", "from", "to", "port", "denied by", "isolated by"):
+        table.add_column(col)
+    for r in rows:
+        side = f"{r['deniedBy']} of {r['from'] if r['deniedBy'] == 'egress' else r['to']}"
+        table.add_row(
+            r["node"],
+            r["from"],
+            r["to"],
+            f"{r['port']}/{r['protocol']}",
+            side,
+            ", ".join(r["isolatedBy"]),
+        )
+    out.print(table)
+
+
+def _disagreements(observed: Matrix, expected: Matrix) -> list[str]:
+    lines = []
+    for key, grid in observed.allowed.items():
+        want = expected.allowed[key]
+        for i, src in enumerate(observed.pods):
+            for j, dst in enumerate(observed.pods):
+                if i != j and bool(grid[i, j]) != bool(want[i, j]):
+                    lines.append(
+                        f"{src} -> {dst} {key}: kernel "
+                        f"{'allowed' if grid[i, j] else 'denied'}, core "
+                        f"{'allowed' if want[i, j] else 'denied'}"
+                    )
+    return lines
+
+
+@lab_app.command("probe")
+def lab_probe(
+    port: Annotated[
+        list[str],
+        typer.Option(
+            "--port", "-p", help="PORT[/PROTOCOL], repeatable (default: every port the lab serves)"
+        ),
+    ] = [],  # noqa: B006
+    ip_family: Annotated[int, typer.Option("--ip-family", help="4 or 6")] = 4,
+    output: Annotated[str, typer.Option("-o", "--output", help="table|json|yaml|csv")] = "table",
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Print every cell where the kernel and the semantics core disagree; exit 1 if any",
+        ),
+    ] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds per probe")] = 1.0,
+) -> None:
+    """Open real connections between every pod pair on every port; print what the kernel did."""
+    state = _state()
+    ports = [parse_port_spec(p) for p in port] or None
+    columns = (TextColumn("probing"), BarColumn(), MofNCompleteColumn())
+    with Progress(
+        *columns, console=Console(stderr=True), transient=True, disable=not sys.stderr.isatty()
+    ) as bar:
+        task = bar.add_task("probe", total=len(_topology(state).pods))
+        observed = probe(
+            state,
+            ports,
+            ip_family=ip_family,
+            timeout=timeout,
+            progress=lambda _src: bar.advance(task),
+        )
+    if output == "table":
+        for view in matrix_view(observed):
+            out.print(view)
+    else:
+        write_matrix(observed, output, sys.stdout)
+    if compare:
+        options = control.lab_options(state)
+        expected = compute_matrix(
+            control.lab_cluster(state).cluster,
+            list(observed.ports),
+            Options(
+                ipblock_matches_cluster=options.ipblock_matches_cluster,
+                allow_node_local=options.allow_node_local,
+                ip_family=ip_family,
+            ),
+        )
+        wrong = _disagreements(observed, expected)
+        for line in wrong:
+            sys.stderr.write(f"disagreement: {line}\n")
+        cells = sum(g.size - len(observed.pods) for g in observed.allowed.values())
+        sys.stderr.write(
+            f"kernel and core {'agree' if not wrong else 'DISAGREE'} on "
+            f"{cells - len(wrong)} of {cells} cells\n"
+        )
+        if wrong:
+            raise typer.Exit(EXIT_DENIED)
+
+
+@lab_app.command("down")
+def lab_down() -> None:
+    """Remove everything the lab made (namespaces, agents, state), even after a crash."""
+    removed = down()
+    _say(
+        f"lab down: removed {len(removed.namespaces)} namespaces and stopped "
+        f"{len(removed.agents)} agents"
+    )
