@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 need=()
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "the test suite needs ${need[*]} (Debian packages) and root: run it as root" >&2

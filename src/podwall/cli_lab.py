@@ -110,11 +110,16 @@ def lab_up(
 def lab_apply(
     files: Annotated[list[str], typer.Option("-f", "--filename")] = [],  # noqa: B006
     namespace: Annotated[str, typer.Option("-n", "--namespace")] = "default",
+    flush_conntrack: Annotated[bool, typer.Option(
+        "--flush-conntrack", help="Also cut established connections, so they are judged "
+        "again (by default they survive a policy change, as on nft/iptables plugins)")] = False,
 ) -> None:
     """Create or update NetworkPolicies in the lab, as `kubectl apply -f` does."""
     state = _state()
     for line in control.apply_objects(state, _documents(files), namespace):
         _say(line)
+    if flush_conntrack:
+        control.flush_connections(state)
 
 
 @lab_app.command("delete")

@@ -10,6 +10,7 @@ nothing is half-applied.
 from __future__ import annotations
 
 import copy
+import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,11 +42,13 @@ __all__ = [
     "apply_objects",
     "delete_objects",
     "enforce",
+    "flush_connections",
     "lab_cluster",
     "lab_options",
     "read_lab_counters",
     "read_lab_drops",
     "relabel",
+    "set_desired",
     "set_options",
 ]
 
@@ -202,6 +205,22 @@ def delete_objects(
     return lines
 
 
+def set_desired(
+    state: LabState, policies: Sequence[Mapping[str, Any]],
+    pod_labels: Mapping[str, Mapping[str, str]] | None = None,
+    namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
+    runner_for: RunnerFor = netns_runner,
+) -> None:
+    """Replace everything users applied (policies, label changes) with exactly this, at once."""
+    loaded = _policies_only(policies, "default")
+    data = copy.deepcopy(state.data)
+    data[POLICIES] = {p.key: encode_object(p) for p in loaded.objects
+                      if isinstance(p, NetworkPolicy)}
+    data[LABELS] = {k: dict(v) for k, v in (pod_labels or {}).items()}
+    data[NS_LABELS] = {k: dict(v) for k, v in (namespace_labels or {}).items()}
+    _commit(state, data, runner_for)
+
+
 def _relabelled(current: Mapping[str, str], assignments: Sequence[str]) -> dict[str, str]:
     labels = dict(current)
     for item in assignments:
@@ -240,6 +259,21 @@ def relabel(
         kind = "pod"
     _commit(state, data, runner_for)
     return f"{kind}/{target.split('/')[-1]} labeled"
+
+
+def flush_connections(state: LabState) -> None:
+    """Forget every tracked connection on every node, so established flows are judged again.
+
+    NetworkPolicy leaves existing connections to the implementation; podwall keeps them (as
+    nft and iptables engines do). A test or a user who wants a change to cut live flows calls
+    this right after the change (`podwall lab apply --flush-conntrack`).
+    """
+    for node in _topology(state).nodes:
+        done = subprocess.run(["ip", "netns", "exec", state.node_netns(node.name),
+                               "conntrack", "-F"], capture_output=True, text=True, check=False)
+        if done.returncode != 0 and "flow entries have been deleted" not in done.stderr:
+            raise LabError(f"conntrack -F on {node.name} failed: {done.stderr.strip()} "
+                           "(Debian package: conntrack)")
 
 
 @dataclass(frozen=True, slots=True)

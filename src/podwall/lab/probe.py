@@ -40,6 +40,13 @@ class ProbeResult:
     reply: str  # what the destination said (its name), when it answered
     ms: float
 
+    @property
+    def reached(self) -> bool:
+        """Did the packets get through? A refusal (TCP RST, ICMP port unreachable) came from
+        the destination itself, so the data plane let the connection pass; only silence
+        (a timeout) means it was dropped on the way."""
+        return self.ok or self.outcome == "refused"
+
 
 def probe(
     lab_state: LabState,
@@ -50,7 +57,8 @@ def probe(
     *,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Matrix:
-    """The observed matrix: `allowed[port.key][i, j]` = pods[i] connected to pods[j]'s IP.
+    """The observed matrix: `allowed[port.key][i, j]` = pods[i] reached pods[j]'s IP (it got
+    an answer or a refusal from the destination, rather than silence).
 
     `ports` defaults to every served port, `pods` (keys `ns/name`) to every pod, in the
     core's order. The diagonal is probed too. `progress(source)` follows each finished source.
@@ -67,7 +75,7 @@ def probe(
     ]
     results = probe_flows(lab_state, flows, timeout=timeout, progress=progress)
     n = len(chosen)
-    grid = np.array([r.ok for r in results], dtype=bool).reshape(n, n, len(ports))
+    grid = np.array([r.reached for r in results], dtype=bool).reshape(n, n, len(ports))
     allowed = {port.key: grid[:, :, k].copy() for k, port in enumerate(ports)}
     return Matrix(pods=tuple(p.key for p in chosen), ports=ports, allowed=allowed)
 

@@ -51,7 +51,7 @@ __all__ = [
 STATE_VERSION = 1
 HOME_ENV = "PODWALL_HOME"
 READY_TIMEOUT = 20.0
-_TOOLS = {"ip": "iproute2", "nft": "nftables"}
+_TOOLS = {"ip": "iproute2", "nft": "nftables", "conntrack": "conntrack"}
 
 
 @dataclass(slots=True, kw_only=True)
