@@ -101,11 +101,21 @@ def _relabel(cluster: Cluster, key: str, labels: dict[str, str]) -> Cluster:
 def test_a_pod_label_change_updates_set_elements_only():
     cluster = _examples()
     before = compile_ruleset(cluster, "node-1")
-    after = compile_ruleset(_relabel(cluster, "default/web", {"role": "frontend"}), "node-1")
+    after = compile_ruleset(
+        _relabel(cluster, "default/pod2", {"app": "pod2", "role": "frontend"}), "node-1")
     script = update_script(before, after)
     assert script
     assert "add element" in script and "flush set" in script
     assert "chain" not in script
+
+
+def test_a_label_change_that_empties_a_peer_set_rewrites_only_that_policys_chain():
+    cluster = _examples()
+    before = compile_ruleset(cluster, "node-1")
+    after = compile_ruleset(_relabel(cluster, "default/web", {"role": "frontend"}), "node-1")
+    chains = [line for line in update_script(before, after).splitlines() if "chain" in line]
+    # access-demo4's egress peer (role=web) matches no pod any more: its line goes away
+    assert chains == ["flush chain inet podwall pol_b2a864ac083b_egress"]
 
 
 def test_a_new_policy_adds_its_chains_and_sets_and_touches_nothing_else():
@@ -203,3 +213,17 @@ def test_a_drifted_kernel_table_is_replaced_whole(scratch_netns: str):
     changed = compile_ruleset(_relabel(cluster, "default/web", {"role": "frontend"}), "node-1")
     assert applier.apply(changed).mode == "replace"
     assert "10.244.1.11" in _listing(scratch_netns)
+
+
+@pytest.mark.parametrize(("ports", "merged"), [
+    (["80"], ("80",)),
+    (["81", "80"], ("80-81",)),
+    (["80-81", "81"], ("80-81",)),
+    (["80-90", "85-100", "200"], ("80-100", "200")),
+    (["53", "5353"], ("53", "5353")),
+], ids=["one port", "touching ports merge", "a port inside a range", "overlapping ranges",
+        "apart ports stay apart"])
+def test_port_sets_never_hold_overlapping_intervals(ports, merged):
+    from podwall.dataplane.compile import _merge_ports
+
+    assert _merge_ports(ports) == merged

@@ -1,15 +1,18 @@
 """Compile cluster state into the nftables ruleset that enforces it on one node.
 
-Design (see README "Data plane"): base chains on forward, input and output let established and
-related packets through, then dispatch through verdict maps keyed by the pod's host-side
-interface: `egress_dispatch` (packets from a local pod) jumps to that pod's egress chain,
-`ingress_dispatch` (packets to a local pod) to its ingress chain. Only isolated pods have
-entries, so open pods cost one map miss. A pod's chain holds one rule per rule of the policies
-isolating it; peers are named interval sets (one per policy rule and family, shared by every pod
-the policy selects), ports are anonymous sets, egress named ports are concatenated
-`addr . port` sets. Egress chains `return` on a match (ingress is judged next), ingress chains
-`accept`; both end by recording the denied flow in a dynamic set, counting and dropping. The
-per-packet cost depends on the rules selecting that pod, never on the number of pods.
+Design (README "Data plane"). Egress and ingress are separate base chains (forward at
+priority filter - 1 and filter; input judges a local pod's egress to the node; output its
+ingress from the node when node traffic is judged), so a policy's `accept` ends only its own
+direction. Each base chain lets established and related packets through, then dispatches by the
+pod's host-side interface through a verdict map (`egress_dispatch`, `ingress_dispatch`); only
+isolated pods have entries, so an open pod costs one map miss. Pods isolated by the same
+policies share a group chain that jumps to each policy's chain, then records the denied flow
+in a dynamic set, counts it per pod (through a counter map keyed by interface) and drops it.
+A policy's rules live once, in its own chain per direction: peers are named sets per policy
+rule and family, ports are literals or shared named sets, and named ports are concatenated
+`address . port` sets, resolved on each destination pod. Nothing is written per pod pair, and
+no inline anonymous sets are written (each one is a kernel set: thousands make nft slow), so the
+per-packet cost depends on the policies isolating that pod, never on the number of pods.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from podwall.model import Cluster, Direction, NetworkPolicy, Pod, PolicyPort, Ru
 from podwall.semantics.endpoints import ClusterIndex
 from podwall.semantics.options import Options
 from podwall.semantics.table import EndpointTable
+from podwall.semantics.vectors import AddressTable
 
 __all__ = ["compile_ruleset"]
 
@@ -43,6 +47,15 @@ _ND = (
 )
 _ESTABLISHED = "ct state established,related accept"
 _FAMILIES = (4, 6)
+_RECORD = {word: f"record_denied_{word}" for word in DIRECTION_WORDS}
+_COUNTERS = {word: f"deny_counters_{word}" for word in DIRECTION_WORDS}
+_WORD = {Direction.EGRESS: "egress", Direction.INGRESS: "ingress"}
+_JUDGED_L4 = "judged_l4"  # the protocols NetworkPolicy ports speak of
+
+
+def _address_of(pod: Pod, family: int) -> str | None:
+    """The pod's address of this family (upstream allows at most one per family)."""
+    return next((ip for ip in pod.ips if ipaddress.ip_address(ip).version == family), None)
 
 
 def _collapse(
@@ -80,33 +93,59 @@ class _Compiler:
         self.cluster_addresses = sorted(
             {ip for p in self.pods for ip in p.ips} | {p.host_ip for p in self.pods if p.host_ip}
         )
+        # Per family: each pod's address, as text, as a vector table, and pods in address order.
+        self.ips = {f: [_address_of(p, f) for p in self.pods] for f in _FAMILIES}
+        self.addresses = {f: AddressTable(self.ips[f]) for f in _FAMILIES}
+        self.has_ip = {f: self.addresses[f].family == f for f in _FAMILIES}
+        self.by_address = {
+            f: np.array(
+                sorted(
+                    (i for i, ip in enumerate(self.ips[f]) if ip),
+                    key=lambda i, f=f: ipaddress.ip_address(self.ips[f][i]),
+                ),
+                dtype=np.intp,
+            )
+            for f in _FAMILIES
+        }
+        self._peers: dict[str, tuple[np.ndarray, list]] = {}
 
-    def _rule_peers(self, rule: Rule, policy_ns: str) -> tuple[np.ndarray, list]:
-        """(pods its selector peers match, networks its ipBlock peers match)."""
-        selected = np.zeros(len(self.pods), dtype=bool)
-        blocks = []
-        exclude = [] if self.options.ipblock_matches_cluster else self.cluster_addresses
-        for peer in rule.peers:
-            if peer.ip_block is not None:
-                blocks += _block_networks(peer.ip_block.cidr, peer.ip_block.except_, exclude)
-            else:
-                selected |= self.table.peer(peer, policy_ns)
-        return selected, blocks
+    def _rule_peers(self, owner: str, rule: Rule, policy_ns: str) -> tuple[np.ndarray, list]:
+        """(pods its selector peers match, networks its ipBlock peers match), once per rule."""
+        if owner not in self._peers:
+            selected = np.zeros(len(self.pods), dtype=bool)
+            blocks = []
+            exclude = [] if self.options.ipblock_matches_cluster else self.cluster_addresses
+            for peer in rule.peers:
+                if peer.ip_block is not None:
+                    blocks += _block_networks(peer.ip_block.cidr, peer.ip_block.except_, exclude)
+                else:
+                    selected |= self.table.peer(peer, policy_ns)
+            self._peers[owner] = (selected, blocks)
+        return self._peers[owner]
+
+    def _covered(self, blocks: list, family: int) -> np.ndarray:
+        covered = np.zeros(len(self.pods), dtype=bool)
+        for net in blocks:
+            if net.version == family:
+                covered |= self.addresses[family].in_network(str(net))
+        return covered
+
+    def _in_order(self, mask: np.ndarray, family: int) -> list[str]:
+        order = self.by_address[family]
+        return [self.ips[family][i] for i in order[mask[order]]]  # type: ignore[misc]
 
     def _peer_set(self, owner: str, rule: Rule, policy_ns: str, family: int) -> str:
         name = f"peer_{owner}_{family}"
         if name not in self.sets:
-            selected, blocks = self._rule_peers(rule, policy_ns)
-            pods = [
-                ipaddress.ip_network(ip)
-                for i in np.flatnonzero(selected)
-                for ip in self.pods[i].ips
-            ]
+            selected, blocks = self._rule_peers(owner, rule, policy_ns)
+            ranges = _collapse(blocks, family)
+            # pods inside a block are already covered (interval sets may not overlap)
+            alone = selected & self.has_ip[family] & ~self._covered(blocks, family)
             self.sets[name] = NftSet(
                 name=name,
                 key_type=_ADDR[family][1],
                 flags=("interval",),
-                elements=_collapse(blocks + pods, family),
+                elements=ranges + tuple(self._in_order(alone, family)),
             )
         return name
 
@@ -117,145 +156,224 @@ class _Compiler:
         name = f"named_{owner}_{object_suffix(f'{entry.port}/{entry.protocol}')}_{family}"
         if name in self.sets:
             return name
-        selected, blocks = self._rule_peers(rule, policy_ns)
-        elements = set()
-        for i, pod in enumerate(self.pods):
-            port = (
-                None if pod.host_network else pod.resolve_port(str(entry.port), str(entry.protocol))
-            )
-            for ip in pod.ips if port is not None else ():
-                addr = ipaddress.ip_address(ip)
-                if addr.version == family and (
-                    not rule.peers or selected[i] or any(addr in n for n in blocks)
-                ):
-                    elements.add(f"{ip} . {port}")
+        selected, blocks = self._rule_peers(owner, rule, policy_ns)
+        numbers = self.table.named(str(entry.port), str(entry.protocol))
+        matched = selected | self._covered(blocks, family) if rule.peers else True
+        mask = (numbers > 0) & self.has_ip[family] & matched
+        order = self.by_address[family]
+        elements = tuple(f"{self.ips[family][i]} . {numbers[i]}" for i in order[mask[order]])
         self.sets[name] = NftSet(
-            name=name,
-            key_type=f"{_ADDR[family][1]} . inet_service",
-            elements=tuple(sorted(elements)),
+            name=name, key_type=f"{_ADDR[family][1]} . inet_service", elements=elements
         )
         return name
 
-    def _port_groups(self, rule: Rule, subject: Pod | None) -> dict[str, list[str]]:
-        """protocol -> port expressions; named ports resolved on `subject` (ingress only)."""
+    def _port_set(self, ports: list[str]) -> str:
+        """A named set of ports, shared by every rule with the same ports. (An inline
+        `{ 80, 81 }` is an anonymous kernel set per rule: thousands of them make nft slow.)"""
+        elements = _merge_ports(ports)
+        name = f"ports_{object_suffix(','.join(elements))}"
+        if name not in self.sets:
+            self.sets[name] = NftSet(
+                name=name, key_type="inet_service", flags=("interval",), elements=elements
+            )
+        return name
+
+    def _ingress_named_set(
+        self, owner: str, policy: NetworkPolicy, entry: PolicyPort, family: int
+    ) -> str:
+        """(address . port) of every pod the policy selects that declares the named port: the
+        name resolved on each destination, so one policy chain serves all its pods."""
+        name = f"namedin_{owner}_{object_suffix(f'{entry.port}/{entry.protocol}')}_{family}"
+        if name not in self.sets:
+            numbers = self.table.named(str(entry.port), str(entry.protocol))
+            mask = (numbers > 0) & self.has_ip[family] & self.table.subjects(policy)
+            order = self.by_address[family]
+            self.sets[name] = NftSet(
+                name=name,
+                key_type=f"{_ADDR[family][1]} . inet_service",
+                elements=tuple(f"{self.ips[family][i]} . {numbers[i]}" for i in order[mask[order]]),
+            )
+        return name
+
+    def _port_groups(self, rule: Rule) -> dict[str, list[str]]:
+        """protocol -> numeric ports and ranges ("*": every port); names are handled apart."""
         groups: dict[str, list[str]] = defaultdict(list)
         for entry in rule.ports:
             proto = str(entry.protocol)
             if entry.port is None:
                 groups[proto] = ["*"]
-            elif isinstance(entry.port, int):
-                text = (
-                    str(entry.port) if entry.end_port is None else f"{entry.port}-{entry.end_port}"
-                )
-                if groups[proto] != ["*"]:
-                    groups[proto].append(text)
-            elif subject is not None:
-                number = subject.resolve_port(entry.port, proto)
-                if number is not None and groups[proto] != ["*"]:
-                    groups[proto].append(str(number))
-                elif number is None:
-                    groups.setdefault(proto, [])
+            elif isinstance(entry.port, int) and groups[proto] != ["*"]:
+                end = "" if entry.end_port is None else f"-{entry.end_port}"
+                groups[proto].append(f"{entry.port}{end}")
         return groups
 
-    def rule_lines(
-        self, policy: NetworkPolicy, direction: Direction, index: int, pod: Pod
+    def _peer_tests(
+        self, owner: str, policy: NetworkPolicy, rule: Rule, direction: Direction
     ) -> list[str]:
+        """Address tests for the rule's peers, per family; a family whose set is empty can
+        never match, so it gets none. [""] when the rule has no peers (all peers)."""
+        if not rule.peers:
+            return [""]
+        word = "saddr" if direction is Direction.INGRESS else "daddr"
+        sets = {f: self._peer_set(owner, rule, policy.namespace, f) for f in _FAMILIES}
+        return [
+            f"{_ADDR[f][0]} {word} @{sets[f]} " for f in _FAMILIES if self.sets[sets[f]].elements
+        ]
+
+    def rule_lines(self, policy: NetworkPolicy, direction: Direction, index: int) -> list[str]:
+        """The nft rules of one policy rule: `accept` what it allows."""
         rule = policy.rules(direction)[index]
         ingress = direction is Direction.INGRESS
-        verdict = "accept" if ingress else "return"
         owner = f"{object_suffix(policy.key)}_{'i' if ingress else 'e'}{index}"
-        address_word = "saddr" if ingress else "daddr"
-        peer_tests = [""]
-        if rule.peers:
-            peer_tests = [
-                f"{_ADDR[f][0]} {address_word} @{self._peer_set(owner, rule, policy.namespace, f)} "
-                for f in _FAMILIES
-            ]
+        tests = self._peer_tests(owner, policy, rule, direction)
         if not rule.ports:
-            return [f"{test}{verdict}" for test in peer_tests]
+            return [f"{test}accept" for test in tests]
         lines = []
-        for proto, ports in sorted(self._port_groups(rule, pod if ingress else None).items()):
+        for proto, ports in sorted(self._port_groups(rule).items()):
             l4 = f"meta l4proto {proto.lower()} "
             if ports == ["*"]:
-                lines += [f"{l4}{test}{verdict}" for test in peer_tests]
+                lines += [f"{l4}{test}accept" for test in tests]
             elif ports:
-                dports = (
-                    ports[0]
-                    if len(ports) == 1
-                    else "{ " + ", ".join(sorted(set(ports), key=_port_key)) + " }"
-                )
-                lines += [f"{l4}th dport {dports} {test}{verdict}" for test in peer_tests]
-        if not ingress:
-            for entry in rule.ports:
-                if isinstance(entry.port, str):
-                    for f in _FAMILIES:
-                        named = self._named_set(owner, rule, policy.namespace, entry, f)
-                        lines.append(
-                            f"meta l4proto {str(entry.protocol).lower()} "
-                            f"{_ADDR[f][0]} daddr . th dport @{named} {verdict}"
-                        )
+                merged = _merge_ports(ports)
+                dports = merged[0] if len(merged) == 1 else f"@{self._port_set(ports)}"
+                lines += [f"{l4}th dport {dports} {test}accept" for test in tests]
+        for entry in (e for e in rule.ports if isinstance(e.port, str)):
+            l4 = f"meta l4proto {str(entry.protocol).lower()}"
+            for f in _FAMILIES:
+                if ingress:
+                    named = self._ingress_named_set(owner, policy, entry, f)
+                    found = [
+                        f"{l4} {_ADDR[f][0]} daddr . th dport @{named} {t}accept"
+                        for t in tests
+                        if not t or t.startswith(f"{_ADDR[f][0]} ")
+                    ]
+                else:
+                    named = self._named_set(owner, rule, policy.namespace, entry, f)
+                    found = [f"{l4} {_ADDR[f][0]} daddr . th dport @{named} accept"]
+                if self.sets[named].elements:
+                    lines += found
         return lines
 
 
-def _port_key(text: str) -> int:
-    return int(text.split("-")[0])
+def _merge_ports(ports: list[str]) -> tuple[str, ...]:
+    """Ports and ranges ("80", "8000-8080") merged where they overlap or touch: the elements of
+    an interval set may not overlap."""
+    spans = sorted((int(lo), int(hi or lo)) for lo, _, hi in (p.partition("-") for p in ports))
+    merged: list[list[int]] = []
+    for lo, hi in spans:
+        if merged and lo <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return tuple(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in merged)
 
 
-def _deny_lines(direction: Direction, pod: Pod) -> list[str]:
-    word = "ingress" if direction is Direction.INGRESS else "egress"
-    counter = f"deny_{word}_{object_suffix(pod.key)}"
-    lines = [
-        f"meta l4proto {{ tcp, udp, sctp }} update @{denied_set(word, f)} "
-        f"{{ {_ADDR[f][0]} saddr . {_ADDR[f][0]} daddr . meta l4proto . th dport }}"
-        for f in _FAMILIES
+def _deny_lines(word: str) -> list[str]:
+    """After every isolating policy: record the denied flow, count it per pod, drop it."""
+    key = "iifname" if word == "egress" else "oifname"
+    return [f"jump {_RECORD[word]}", f"counter name {key} map @{_COUNTERS[word]} drop"]
+
+
+def _record_chains() -> list[Chain]:
+    """One chain per direction that logs a denied new connection into its dynamic set."""
+    return [
+        Chain(
+            name=_RECORD[word],
+            rules=(
+                *(
+                    f"meta l4proto @{_JUDGED_L4} update @{denied_set(word, f)} "
+                    f"{{ {_ADDR[f][0]} saddr . {_ADDR[f][0]} daddr . meta l4proto . th dport }}"
+                    for f in _FAMILIES
+                ),
+                f'log prefix "podwall-deny {word}: " group 7',
+            ),
+        )
+        for word in DIRECTION_WORDS
     ]
-    lines.append(f'log prefix "podwall-deny {word} {pod.key}: " group 7')
-    lines.append(f"counter name {counter} drop")
-    return lines
 
 
 def compile_ruleset(cluster: Cluster, node: str, options: Options | None = None) -> Ruleset:
-    """The ruleset for `node`'s pods: pure, deterministic, and independent of apply history."""
+    """The ruleset for `node`'s pods: pure, deterministic, and independent of apply history.
+
+    Each policy's rules live once, in its own chain per direction; pods isolated by the same
+    policies share one group chain that jumps to those policy chains, then records, counts
+    (per pod, through a counter map) and drops what none accepted.
+    """
     options = options or Options()
     c = _Compiler(cluster, node, options)
-    chains: list[Chain] = []
-    counters: list[str] = []
-    dispatch: dict[Direction, list[tuple[str, str]]] = {Direction.INGRESS: [], Direction.EGRESS: []}
-    local = sorted(
-        (p for p in c.pods if p.node_name == node and not p.host_network), key=lambda p: p.key
-    )
     policies = sorted(cluster.policies, key=lambda p: p.key)  # same text whatever the order
-    subjects = {p.key: c.table.subjects(p) for p in policies}
-    position = {p.key: i for i, p in enumerate(c.pods)}
-    for pod in local:
-        i = position[pod.key]
+    subjects = np.array([c.table.subjects(p) for p in policies], dtype=bool).reshape(
+        len(policies), len(c.pods)
+    )
+    typed = {d: np.array([p.has_type(d) for p in policies], dtype=bool) for d in Direction}
+    plan = _Plan()
+    for i, pod in sorted(enumerate(c.pods), key=lambda item: item[1].key):
+        if pod.node_name != node or pod.host_network:
+            continue
         for direction in (Direction.EGRESS, Direction.INGRESS):
-            isolating = [p for p in policies if p.has_type(direction) and subjects[p.key][i]]
-            if not isolating:
-                continue
-            word = "ingress" if direction is Direction.INGRESS else "egress"
-            name = f"{word}_{object_suffix(pod.key)}"
-            rules: list[str] = []
-            for policy in isolating:
-                for k in range(len(policy.rules(direction))):
-                    rules += c.rule_lines(policy, direction, k, pod)
-            rules += _deny_lines(direction, pod)
-            counters.append(f"deny_{word}_{object_suffix(pod.key)}")
-            comment = f"{word} of {pod.key}, isolated by {', '.join(p.key for p in isolating)}"
-            chains.append(Chain(name=name, rules=tuple(rules), comment=comment[:120]))
-            dispatch[direction].append(
-                (f'"{interface_name(pod.namespace, pod.name)}"', f"jump {name}")
+            isolating = [policies[k] for k in np.flatnonzero(subjects[:, i] & typed[direction])]
+            if isolating:
+                plan.add(pod, direction, isolating)
+    chains = [
+        Chain(
+            name=_policy_chain(policy, d),
+            rules=tuple(
+                line for k in range(len(policy.rules(d))) for line in c.rule_lines(policy, d, k)
+            ),
+        )
+        for policy, d in sorted(plan.policy_chains, key=lambda item: (item[0].key, item[1]))
+    ]
+    chains += plan.group_chains()
+    return _assemble(c, chains, plan, options)
+
+
+def _policy_chain(policy: NetworkPolicy, direction: Direction) -> str:
+    return f"pol_{object_suffix(policy.key)}_{_WORD[direction]}"
+
+
+class _Plan:
+    """Which pods are isolated by which policies: group chains, dispatch and counter maps."""
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[Direction, tuple[str, ...]], list[NetworkPolicy]] = {}
+        self.dispatch: dict[Direction, list[tuple[str, str]]] = {d: [] for d in Direction}
+        self.counter_map: dict[Direction, list[tuple[str, str]]] = {d: [] for d in Direction}
+        self.counters: list[str] = []
+        self.policy_chains: set[tuple[NetworkPolicy, Direction]] = set()
+
+    def add(self, pod: Pod, direction: Direction, isolating: list[NetworkPolicy]) -> None:
+        word = _WORD[direction]
+        keys = tuple(p.key for p in isolating)
+        self.groups.setdefault((direction, keys), isolating)
+        self.policy_chains.update((p, direction) for p in isolating)
+        iface = f'"{interface_name(pod.namespace, pod.name)}"'
+        counter = f"deny_{word}_{object_suffix(pod.key)}"
+        self.dispatch[direction].append((iface, f"goto {_group_chain(direction, keys)}"))
+        self.counter_map[direction].append((iface, f'"{counter}"'))
+        self.counters.append(counter)
+
+    def group_chains(self) -> list[Chain]:
+        chains = []
+        for (direction, keys), isolating in sorted(
+            self.groups.items(), key=lambda item: (item[0][0], item[0][1])
+        ):
+            jumps = tuple(f"jump {_policy_chain(p, direction)}" for p in isolating)
+            comment = f"{_WORD[direction]} isolated by {', '.join(keys)}"
+            chains.append(
+                Chain(
+                    name=_group_chain(direction, keys),
+                    rules=jumps + tuple(_deny_lines(_WORD[direction])),
+                    comment=comment[:120],
+                )
             )
-    return _assemble(c, chains, counters, dispatch, options)
+        return chains
 
 
-def _assemble(
-    c: _Compiler,
-    chains: list[Chain],
-    counters: list[str],
-    dispatch: dict[Direction, list[tuple[str, str]]],
-    options: Options,
-) -> Ruleset:
+def _group_chain(direction: Direction, keys: tuple[str, ...]) -> str:
+    return f"{_WORD[direction]}_{object_suffix('|'.join(keys))}"
+
+
+def _assemble(c: _Compiler, chains: list[Chain], plan: _Plan, options: Options) -> Ruleset:
     drops = [
         NftSet(
             name=denied_set(word, f),
@@ -266,41 +384,42 @@ def _assemble(
         for word in DIRECTION_WORDS
         for f in _FAMILIES
     ]
-    maps = (
+    maps = [
         NftMap(
-            name=EGRESS_DISPATCH,
+            name=name,
             key_type="ifname",
-            value_type="verdict",
-            elements=tuple(sorted(dispatch[Direction.EGRESS])),
-        ),
-        NftMap(
-            name=INGRESS_DISPATCH,
-            key_type="ifname",
-            value_type="verdict",
-            elements=tuple(sorted(dispatch[Direction.INGRESS])),
-        ),
-    )
-    hook = "type filter hook {} priority filter; policy accept;"
+            value_type=value,
+            elements=tuple(sorted(elements[direction])),
+        )
+        for direction, name, value, elements in (
+            (Direction.EGRESS, EGRESS_DISPATCH, "verdict", plan.dispatch),
+            (Direction.INGRESS, INGRESS_DISPATCH, "verdict", plan.dispatch),
+            (Direction.EGRESS, _COUNTERS["egress"], "counter", plan.counter_map),
+            (Direction.INGRESS, _COUNTERS["ingress"], "counter", plan.counter_map),
+        )
+    ]
+    # Egress and ingress are separate base chains: a policy's `accept` ends its own direction
+    # only, so a packet leaving one local pod for another is judged by both.
+    hook = "type filter hook {} priority filter{}; policy accept;"
     base = [
         Chain(
-            name="forward",
-            base=hook.format("forward"),
-            rules=(
-                _ESTABLISHED,
-                "ct state invalid drop",
-                _ND,
-                f"iifname vmap @{EGRESS_DISPATCH}",
-                f"oifname vmap @{INGRESS_DISPATCH}",
-            ),
+            name="forward_egress",
+            base=hook.format("forward", " - 1"),
+            rules=(_ESTABLISHED, "ct state invalid drop", _ND, f"iifname vmap @{EGRESS_DISPATCH}"),
+        ),
+        Chain(
+            name="forward_ingress",
+            base=hook.format("forward", ""),
+            rules=(_ESTABLISHED, _ND, f"oifname vmap @{INGRESS_DISPATCH}"),
         ),
         Chain(
             name="input",
-            base=hook.format("input"),
+            base=hook.format("input", ""),
             rules=(_ESTABLISHED, "ct state invalid drop", _ND, f"iifname vmap @{EGRESS_DISPATCH}"),
         ),
         Chain(
             name="output",
-            base=hook.format("output"),
+            base=hook.format("output", ""),
             rules=(
                 _ESTABLISHED,
                 _ND,
@@ -308,10 +427,11 @@ def _assemble(
             ),
         ),
     ]
-    sets = tuple(sorted(c.sets.values(), key=lambda s: s.name)) + tuple(drops)
+    judged = NftSet(name=_JUDGED_L4, key_type="inet_proto", elements=("tcp", "udp", "sctp"))
+    sets = (*sorted(c.sets.values(), key=lambda s: s.name), judged, *drops)
     return Ruleset(
-        counters=tuple(sorted(counters)),
+        counters=tuple(sorted(plan.counters)),
         sets=sets,
-        maps=maps,
-        chains=tuple(base) + tuple(sorted(chains, key=lambda ch: ch.name)),
+        maps=tuple(maps),
+        chains=(*base, *_record_chains(), *sorted(chains, key=lambda ch: ch.name)),
     )

@@ -93,6 +93,10 @@ class AddressTable:
             self.high[i], self.low[i] = _split(int(addr))
         self._cache: dict[IPBlock, np.ndarray] = {}
 
+    def in_network(self, cidr: str) -> np.ndarray:
+        """Which rows hold an address inside `cidr`."""
+        return self._in_network(cidr)
+
     def _in_network(self, cidr: str) -> np.ndarray:
         net = ipaddress.ip_network(cidr, strict=False)
         first_hi, first_lo = (np.uint64(x) for x in _split(int(net.network_address)))
