@@ -102,7 +102,8 @@ def test_a_pod_label_change_updates_set_elements_only():
     cluster = _examples()
     before = compile_ruleset(cluster, "node-1")
     after = compile_ruleset(
-        _relabel(cluster, "default/pod2", {"app": "pod2", "role": "frontend"}), "node-1")
+        _relabel(cluster, "default/pod2", {"app": "pod2", "role": "frontend"}), "node-1"
+    )
     script = update_script(before, after)
     assert script
     assert "add element" in script and "flush set" in script
@@ -149,7 +150,7 @@ def test_equal_rulesets_need_no_transaction_and_changed_types_need_a_replace():
     assert update_script(ruleset, ruleset) == ""
     retyped = replace(
         ruleset,
-        sets=tuple(replace(s, flags=()) if s.name.startswith("peer_") else s for s in ruleset.sets),
+        sets=tuple(replace(s, flags=()) if s.name.startswith("pods_") else s for s in ruleset.sets),
     )
     assert update_script(ruleset, retyped) is None
 
@@ -215,15 +216,24 @@ def test_a_drifted_kernel_table_is_replaced_whole(scratch_netns: str):
     assert "10.244.1.11" in _listing(scratch_netns)
 
 
-@pytest.mark.parametrize(("ports", "merged"), [
-    (["80"], ("80",)),
-    (["81", "80"], ("80-81",)),
-    (["80-81", "81"], ("80-81",)),
-    (["80-90", "85-100", "200"], ("80-100", "200")),
-    (["53", "5353"], ("53", "5353")),
-], ids=["one port", "touching ports merge", "a port inside a range", "overlapping ranges",
-        "apart ports stay apart"])
+@pytest.mark.parametrize(
+    ("ports", "merged"),
+    [
+        (["80"], ("80",)),
+        (["81", "80"], ("80-81",)),
+        (["80-81", "81"], ("80-81",)),
+        (["80-90", "85-100", "200"], ("80-100", "200")),
+        (["53", "5353"], ("53", "5353")),
+    ],
+    ids=[
+        "one port",
+        "touching ports merge",
+        "a port inside a range",
+        "overlapping ranges",
+        "apart ports stay apart",
+    ],
+)
 def test_port_sets_never_hold_overlapping_intervals(ports, merged):
-    from podwall.dataplane.compile import _merge_ports
+    from podwall.dataplane.sets import merge_ports
 
-    assert _merge_ports(ports) == merged
+    assert merge_ports(ports) == merged

@@ -17,9 +17,7 @@ per-packet cost depends on the policies isolating that pod, never on the number 
 
 from __future__ import annotations
 
-import ipaddress
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -32,240 +30,84 @@ from podwall.dataplane.names import (
     object_suffix,
 )
 from podwall.dataplane.ruleset import Chain, NftMap, NftSet, Ruleset
-from podwall.model import Cluster, Direction, NetworkPolicy, Pod, PolicyPort, Rule
-from podwall.semantics.endpoints import ClusterIndex
+from podwall.dataplane.sets import FAMILIES, SetBuilder, address_word, merge_ports
+from podwall.model import Cluster, Direction, NetworkPolicy, Pod, Rule
 from podwall.semantics.options import Options
-from podwall.semantics.table import EndpointTable
-from podwall.semantics.vectors import AddressTable
 
 __all__ = ["compile_ruleset"]
 
-_ADDR = {4: ("ip", "ipv4_addr"), 6: ("ip6", "ipv6_addr")}
+_ADDR_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
 _ND = (
     "meta l4proto ipv6-icmp icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, "
     "nd-router-solicit, nd-router-advert } accept"
 )
 _ESTABLISHED = "ct state established,related accept"
-_FAMILIES = (4, 6)
 _RECORD = {word: f"record_denied_{word}" for word in DIRECTION_WORDS}
 _COUNTERS = {word: f"deny_counters_{word}" for word in DIRECTION_WORDS}
 _WORD = {Direction.EGRESS: "egress", Direction.INGRESS: "ingress"}
 _JUDGED_L4 = "judged_l4"  # the protocols NetworkPolicy ports speak of
 
 
-def _address_of(pod: Pod, family: int) -> str | None:
-    """The pod's address of this family (upstream allows at most one per family)."""
-    return next((ip for ip in pod.ips if ipaddress.ip_address(ip).version == family), None)
+def _port_groups(rule: Rule) -> dict[str, list[str]]:
+    """protocol -> numeric ports and ranges ("*": every port); names are handled apart."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for entry in rule.ports:
+        proto = str(entry.protocol)
+        if entry.port is None:
+            groups[proto] = ["*"]
+        elif isinstance(entry.port, int) and groups[proto] != ["*"]:
+            end = "" if entry.end_port is None else f"-{entry.end_port}"
+            groups[proto].append(f"{entry.port}{end}")
+    return groups
 
 
-def _collapse(
-    networks: Iterable[ipaddress.IPv4Network | ipaddress.IPv6Network], family: int
-) -> tuple[str, ...]:
-    nets = [n for n in networks if n.version == family]
-    merged = ipaddress.collapse_addresses(nets)  # type: ignore[arg-type]
-    return tuple(str(n.network_address) if n.num_addresses == 1 else str(n) for n in merged)
+def _peer_tests(
+    sets: SetBuilder, policy: NetworkPolicy, rule: Rule, direction: Direction
+) -> list[str]:
+    """One address test per peer and family that can match; [""] for a rule without peers."""
+    if not rule.peers:
+        return [""]
+    word = "saddr" if direction is Direction.INGRESS else "daddr"
+    tests = []
+    for peer in rule.peers:
+        for f in FAMILIES:
+            name = sets.peer(peer, policy.namespace, f)
+            if name is not None:
+                tests.append(f"{address_word(f)} {word} @{name} ")
+    return tests
 
 
-def _block_networks(cidr: str, excepts: Sequence[str], exclude: Sequence[str]) -> list:
-    """`cidr` minus its excepts (and minus cluster addresses in Cilium mode), as networks."""
-    remaining = [ipaddress.ip_network(cidr, strict=False)]
-    holes = [ipaddress.ip_network(e, strict=False) for e in excepts]
-    holes += [ipaddress.ip_network(a) for a in exclude]
-    for hole in holes:
-        nxt = []
-        for net in remaining:
-            if net.version != hole.version or not net.overlaps(hole):
-                nxt.append(net)
-            elif hole.supernet_of(net):
-                continue
+def rule_lines(
+    sets: SetBuilder, policy: NetworkPolicy, direction: Direction, index: int
+) -> list[str]:
+    """The nft rules of one policy rule: `accept` what it allows."""
+    rule = policy.rules(direction)[index]
+    tests = _peer_tests(sets, policy, rule, direction)
+    if not rule.ports:
+        return [f"{test}accept" for test in tests]
+    lines = []
+    for proto, ports in sorted(_port_groups(rule).items()):
+        l4 = f"meta l4proto {proto.lower()} "
+        if ports == ["*"]:
+            lines += [f"{l4}{test}accept" for test in tests]
+        elif ports:
+            merged = merge_ports(ports)
+            dports = merged[0] if len(merged) == 1 else f"@{sets.ports(ports)}"
+            lines += [f"{l4}th dport {dports} {test}accept" for test in tests]
+    for entry in (e for e in rule.ports if isinstance(e.port, str)):
+        l4 = f"meta l4proto {str(entry.protocol).lower()}"
+        for f in FAMILIES:
+            dest = f"{address_word(f)} daddr . th dport"
+            if direction is Direction.INGRESS:
+                named = sets.ingress_named(policy, entry, f)
+                family_tests = [t for t in tests if not t or t.startswith(f"{address_word(f)} ")]
+                lines += [f"{l4} {dest} @{named} {t}accept" for t in family_tests if named]
             else:
-                nxt.extend(net.address_exclude(hole))
-        remaining = nxt
-    return remaining
-
-
-class _Compiler:
-    def __init__(self, cluster: Cluster, node: str, options: Options) -> None:
-        self.cluster, self.node, self.options = cluster, node, options
-        self.pods = list(cluster.pods)
-        self.table = EndpointTable(self.pods, cluster, options, ClusterIndex.build(cluster))
-        self.sets: dict[str, NftSet] = {}
-        self.cluster_addresses = sorted(
-            {ip for p in self.pods for ip in p.ips} | {p.host_ip for p in self.pods if p.host_ip}
-        )
-        # Per family: each pod's address, as text, as a vector table, and pods in address order.
-        self.ips = {f: [_address_of(p, f) for p in self.pods] for f in _FAMILIES}
-        self.addresses = {f: AddressTable(self.ips[f]) for f in _FAMILIES}
-        self.has_ip = {f: self.addresses[f].family == f for f in _FAMILIES}
-        self.by_address = {
-            f: np.array(
-                sorted(
-                    (i for i, ip in enumerate(self.ips[f]) if ip),
-                    key=lambda i, f=f: ipaddress.ip_address(self.ips[f][i]),
-                ),
-                dtype=np.intp,
-            )
-            for f in _FAMILIES
-        }
-        self._peers: dict[str, tuple[np.ndarray, list]] = {}
-
-    def _rule_peers(self, owner: str, rule: Rule, policy_ns: str) -> tuple[np.ndarray, list]:
-        """(pods its selector peers match, networks its ipBlock peers match), once per rule."""
-        if owner not in self._peers:
-            selected = np.zeros(len(self.pods), dtype=bool)
-            blocks = []
-            exclude = [] if self.options.ipblock_matches_cluster else self.cluster_addresses
-            for peer in rule.peers:
-                if peer.ip_block is not None:
-                    blocks += _block_networks(peer.ip_block.cidr, peer.ip_block.except_, exclude)
-                else:
-                    selected |= self.table.peer(peer, policy_ns)
-            self._peers[owner] = (selected, blocks)
-        return self._peers[owner]
-
-    def _covered(self, blocks: list, family: int) -> np.ndarray:
-        covered = np.zeros(len(self.pods), dtype=bool)
-        for net in blocks:
-            if net.version == family:
-                covered |= self.addresses[family].in_network(str(net))
-        return covered
-
-    def _in_order(self, mask: np.ndarray, family: int) -> list[str]:
-        order = self.by_address[family]
-        return [self.ips[family][i] for i in order[mask[order]]]  # type: ignore[misc]
-
-    def _peer_set(self, owner: str, rule: Rule, policy_ns: str, family: int) -> str:
-        name = f"peer_{owner}_{family}"
-        if name not in self.sets:
-            selected, blocks = self._rule_peers(owner, rule, policy_ns)
-            ranges = _collapse(blocks, family)
-            # pods inside a block are already covered (interval sets may not overlap)
-            alone = selected & self.has_ip[family] & ~self._covered(blocks, family)
-            self.sets[name] = NftSet(
-                name=name,
-                key_type=_ADDR[family][1],
-                flags=("interval",),
-                elements=ranges + tuple(self._in_order(alone, family)),
-            )
-        return name
-
-    def _named_set(
-        self, owner: str, rule: Rule, policy_ns: str, entry: PolicyPort, family: int
-    ) -> str:
-        """(address . port) of every peer pod that declares the named port, for egress."""
-        name = f"named_{owner}_{object_suffix(f'{entry.port}/{entry.protocol}')}_{family}"
-        if name in self.sets:
-            return name
-        selected, blocks = self._rule_peers(owner, rule, policy_ns)
-        numbers = self.table.named(str(entry.port), str(entry.protocol))
-        matched = selected | self._covered(blocks, family) if rule.peers else True
-        mask = (numbers > 0) & self.has_ip[family] & matched
-        order = self.by_address[family]
-        elements = tuple(f"{self.ips[family][i]} . {numbers[i]}" for i in order[mask[order]])
-        self.sets[name] = NftSet(
-            name=name, key_type=f"{_ADDR[family][1]} . inet_service", elements=elements
-        )
-        return name
-
-    def _port_set(self, ports: list[str]) -> str:
-        """A named set of ports, shared by every rule with the same ports. (An inline
-        `{ 80, 81 }` is an anonymous kernel set per rule: thousands of them make nft slow.)"""
-        elements = _merge_ports(ports)
-        name = f"ports_{object_suffix(','.join(elements))}"
-        if name not in self.sets:
-            self.sets[name] = NftSet(
-                name=name, key_type="inet_service", flags=("interval",), elements=elements
-            )
-        return name
-
-    def _ingress_named_set(
-        self, owner: str, policy: NetworkPolicy, entry: PolicyPort, family: int
-    ) -> str:
-        """(address . port) of every pod the policy selects that declares the named port: the
-        name resolved on each destination, so one policy chain serves all its pods."""
-        name = f"namedin_{owner}_{object_suffix(f'{entry.port}/{entry.protocol}')}_{family}"
-        if name not in self.sets:
-            numbers = self.table.named(str(entry.port), str(entry.protocol))
-            mask = (numbers > 0) & self.has_ip[family] & self.table.subjects(policy)
-            order = self.by_address[family]
-            self.sets[name] = NftSet(
-                name=name,
-                key_type=f"{_ADDR[family][1]} . inet_service",
-                elements=tuple(f"{self.ips[family][i]} . {numbers[i]}" for i in order[mask[order]]),
-            )
-        return name
-
-    def _port_groups(self, rule: Rule) -> dict[str, list[str]]:
-        """protocol -> numeric ports and ranges ("*": every port); names are handled apart."""
-        groups: dict[str, list[str]] = defaultdict(list)
-        for entry in rule.ports:
-            proto = str(entry.protocol)
-            if entry.port is None:
-                groups[proto] = ["*"]
-            elif isinstance(entry.port, int) and groups[proto] != ["*"]:
-                end = "" if entry.end_port is None else f"-{entry.end_port}"
-                groups[proto].append(f"{entry.port}{end}")
-        return groups
-
-    def _peer_tests(
-        self, owner: str, policy: NetworkPolicy, rule: Rule, direction: Direction
-    ) -> list[str]:
-        """Address tests for the rule's peers, per family; a family whose set is empty can
-        never match, so it gets none. [""] when the rule has no peers (all peers)."""
-        if not rule.peers:
-            return [""]
-        word = "saddr" if direction is Direction.INGRESS else "daddr"
-        sets = {f: self._peer_set(owner, rule, policy.namespace, f) for f in _FAMILIES}
-        return [
-            f"{_ADDR[f][0]} {word} @{sets[f]} " for f in _FAMILIES if self.sets[sets[f]].elements
-        ]
-
-    def rule_lines(self, policy: NetworkPolicy, direction: Direction, index: int) -> list[str]:
-        """The nft rules of one policy rule: `accept` what it allows."""
-        rule = policy.rules(direction)[index]
-        ingress = direction is Direction.INGRESS
-        owner = f"{object_suffix(policy.key)}_{'i' if ingress else 'e'}{index}"
-        tests = self._peer_tests(owner, policy, rule, direction)
-        if not rule.ports:
-            return [f"{test}accept" for test in tests]
-        lines = []
-        for proto, ports in sorted(self._port_groups(rule).items()):
-            l4 = f"meta l4proto {proto.lower()} "
-            if ports == ["*"]:
-                lines += [f"{l4}{test}accept" for test in tests]
-            elif ports:
-                merged = _merge_ports(ports)
-                dports = merged[0] if len(merged) == 1 else f"@{self._port_set(ports)}"
-                lines += [f"{l4}th dport {dports} {test}accept" for test in tests]
-        for entry in (e for e in rule.ports if isinstance(e.port, str)):
-            l4 = f"meta l4proto {str(entry.protocol).lower()}"
-            for f in _FAMILIES:
-                if ingress:
-                    named = self._ingress_named_set(owner, policy, entry, f)
-                    found = [
-                        f"{l4} {_ADDR[f][0]} daddr . th dport @{named} {t}accept"
-                        for t in tests
-                        if not t or t.startswith(f"{_ADDR[f][0]} ")
-                    ]
-                else:
-                    named = self._named_set(owner, rule, policy.namespace, entry, f)
-                    found = [f"{l4} {_ADDR[f][0]} daddr . th dport @{named} accept"]
-                if self.sets[named].elements:
-                    lines += found
-        return lines
-
-
-def _merge_ports(ports: list[str]) -> tuple[str, ...]:
-    """Ports and ranges ("80", "8000-8080") merged where they overlap or touch: the elements of
-    an interval set may not overlap."""
-    spans = sorted((int(lo), int(hi or lo)) for lo, _, hi in (p.partition("-") for p in ports))
-    merged: list[list[int]] = []
-    for lo, hi in spans:
-        if merged and lo <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], hi)
-        else:
-            merged.append([lo, hi])
-    return tuple(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in merged)
+                for peer in rule.peers or (None,):
+                    named = sets.egress_named(peer, policy.namespace, entry, f)
+                    if named:
+                        lines.append(f"{l4} {dest} @{named} accept")
+    return lines
 
 
 def _deny_lines(word: str) -> list[str]:
@@ -282,8 +124,9 @@ def _record_chains() -> list[Chain]:
             rules=(
                 *(
                     f"meta l4proto @{_JUDGED_L4} update @{denied_set(word, f)} "
-                    f"{{ {_ADDR[f][0]} saddr . {_ADDR[f][0]} daddr . meta l4proto . th dport }}"
-                    for f in _FAMILIES
+                    f"{{ {address_word(f)} saddr . {address_word(f)} daddr . meta l4proto . "
+                    "th dport }"
+                    for f in FAMILIES
                 ),
                 f'log prefix "podwall-deny {word}: " group 7',
             ),
@@ -300,7 +143,7 @@ def compile_ruleset(cluster: Cluster, node: str, options: Options | None = None)
     (per pod, through a counter map) and drops what none accepted.
     """
     options = options or Options()
-    c = _Compiler(cluster, node, options)
+    c = SetBuilder(cluster, options)
     policies = sorted(cluster.policies, key=lambda p: p.key)  # same text whatever the order
     subjects = np.array([c.table.subjects(p) for p in policies], dtype=bool).reshape(
         len(policies), len(c.pods)
@@ -318,7 +161,7 @@ def compile_ruleset(cluster: Cluster, node: str, options: Options | None = None)
         Chain(
             name=_policy_chain(policy, d),
             rules=tuple(
-                line for k in range(len(policy.rules(d))) for line in c.rule_lines(policy, d, k)
+                line for k in range(len(policy.rules(d))) for line in rule_lines(c, policy, d, k)
             ),
         )
         for policy, d in sorted(plan.policy_chains, key=lambda item: (item[0].key, item[1]))
@@ -373,16 +216,16 @@ def _group_chain(direction: Direction, keys: tuple[str, ...]) -> str:
     return f"{_WORD[direction]}_{object_suffix('|'.join(keys))}"
 
 
-def _assemble(c: _Compiler, chains: list[Chain], plan: _Plan, options: Options) -> Ruleset:
+def _assemble(c: SetBuilder, chains: list[Chain], plan: _Plan, options: Options) -> Ruleset:
     drops = [
         NftSet(
             name=denied_set(word, f),
-            key_type=f"{_ADDR[f][1]} . {_ADDR[f][1]} . inet_proto . inet_service",
+            key_type=f"{_ADDR_TYPE[f]} . {_ADDR_TYPE[f]} . inet_proto . inet_service",
             flags=("dynamic", "timeout"),
             options=("timeout 1h", "size 65536"),
         )
         for word in DIRECTION_WORDS
-        for f in _FAMILIES
+        for f in FAMILIES
     ]
     maps = [
         NftMap(
