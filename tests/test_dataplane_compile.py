@@ -150,7 +150,10 @@ def test_equal_rulesets_need_no_transaction_and_changed_types_need_a_replace():
     assert update_script(ruleset, ruleset) == ""
     retyped = replace(
         ruleset,
-        sets=tuple(replace(s, flags=()) if s.name.startswith("pods_") else s for s in ruleset.sets),
+        sets=tuple(
+            replace(s, flags=("interval",)) if s.name.startswith("pods_") else s
+            for s in ruleset.sets
+        ),
     )
     assert update_script(ruleset, retyped) is None
 
