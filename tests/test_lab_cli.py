@@ -37,11 +37,13 @@ def _lab(home: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_examples_lab_end_to_end(lab_home: str):
-    up = _lab(lab_home, "up", "-f", str(EXAMPLES / "lab-topology.yaml"))
+    up = _lab(lab_home, "up", "--topology", "examples")
     assert up.returncode == 0, up.stderr
     assert "lab up: 2 nodes, 13 pods" in up.stdout
     again = _lab(lab_home, "up")
     assert again.returncode == 2 and "already up" in again.stderr
+    unknown = _lab(lab_home, "up", "--topology", "nope")
+    assert unknown.returncode == 2 and "examples, upstream-e2e" in unknown.stderr
 
     applied = _lab(lab_home, "apply", "-f", str(EXAMPLES / "policies"))
     assert applied.returncode == 0, applied.stderr
@@ -123,7 +125,7 @@ def test_node_traffic_follows_the_flag(lab_home: str, tmp_path: Path):
     """db (node-1) admits only frontends; its own node still reaches it unless told not to."""
     assert _from_node(lab_home, "node-1", "10.244.1.10", 6379)
     assert _lab(lab_home, "down").returncode == 0
-    up = _lab(lab_home, "up", "-f", str(EXAMPLES / "lab-topology.yaml"), "--no-node-traffic")
+    up = _lab(lab_home, "up", "--topology", "examples", "--no-node-traffic")
     assert up.returncode == 0, up.stderr
     assert _lab(lab_home, "apply", "-f", str(EXAMPLES / "policies")).returncode == 0
     assert not _from_node(lab_home, "node-1", "10.244.1.10", 6379)

@@ -37,6 +37,8 @@ from podwall.semantics import (
 
 __all__ = ["lab_app"]
 
+TOPOLOGIES = Path(__file__).parent / "lab" / "topologies"
+
 lab_app = typer.Typer(
     help="A local lab: pods as Linux network namespaces over two nodes, NetworkPolicies "
     "enforced by nftables, and real probes to prove it (needs root, iproute2, nftables).",
@@ -78,12 +80,27 @@ def lab_up(
             help="Topology YAML (default: upstream's e2e model, x/y/z × a/b/c over 2 nodes)",
         ),
     ] = None,
+    bundled: Annotated[
+        str | None,
+        typer.Option(
+            "--topology",
+            help="A bundled topology: upstream-e2e (the default) or "
+            "examples (the cluster of examples/, for `lab apply -f examples/policies/`)",
+        ),
+    ] = None,
     ipblock: Annotated[str, typer.Option("--ipblock", help="calico | cilium")] = "calico",
     node_traffic: Annotated[bool, typer.Option("--node-traffic/--no-node-traffic")] = True,
 ) -> None:
     """Build the lab: nodes, pods with IPv4 and IPv6, a server on every declared port."""
     if ipblock not in ("calico", "cilium"):
         raise LabError("--ipblock must be calico or cilium")
+    if topology is not None and bundled is not None:
+        raise LabError("give either -f FILE or --topology NAME, not both")
+    if bundled is not None:
+        topology = TOPOLOGIES / f"{bundled}.yaml"
+        if not topology.is_file():
+            names = ", ".join(sorted(p.stem for p in TOPOLOGIES.glob("*.yaml")))
+            raise LabError(f"no bundled topology {bundled!r} (there are: {names})")
     check_environment()
     if load_state() is not None:
         raise LabError("a lab is already up: `podwall lab down` first")
@@ -110,9 +127,14 @@ def lab_up(
 def lab_apply(
     files: Annotated[list[str], typer.Option("-f", "--filename")] = [],  # noqa: B006
     namespace: Annotated[str, typer.Option("-n", "--namespace")] = "default",
-    flush_conntrack: Annotated[bool, typer.Option(
-        "--flush-conntrack", help="Also cut established connections, so they are judged "
-        "again (by default they survive a policy change, as on nft/iptables plugins)")] = False,
+    flush_conntrack: Annotated[
+        bool,
+        typer.Option(
+            "--flush-conntrack",
+            help="Also cut established connections, so they are judged "
+            "again (by default they survive a policy change, as on nft/iptables plugins)",
+        ),
+    ] = False,
 ) -> None:
     """Create or update NetworkPolicies in the lab, as `kubectl apply -f` does."""
     state = _state()
