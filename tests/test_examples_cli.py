@@ -204,3 +204,18 @@ def test_bare_pod_names_are_looked_up_in_the_namespace_flag(podwall_cli):
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert (data["from"], data["to"]) == ("apps/ui", "apps/api")
+
+
+def test_disagreements_name_every_differing_cell_off_the_diagonal():
+    import numpy as np
+
+    from podwall.semantics import Matrix, PortSpec, disagreements
+
+    port = PortSpec(80, "TCP")
+    a = Matrix(pods=("x/a", "x/b"), ports=(port,), allowed={"80/TCP": np.array(
+        [[True, True], [False, True]])})
+    b = Matrix(pods=("x/a", "x/b"), ports=(port,), allowed={"80/TCP": np.array(
+        [[False, True], [True, True]])})
+    assert disagreements(a, b) == ["x/b -> x/a 80/TCP: denied, expected allowed"]
+    assert len(disagreements(a, b, scored_diagonal=True)) == 2
+    assert disagreements(a, a) == []

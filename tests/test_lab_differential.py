@@ -20,7 +20,7 @@ from podwall.lab import control
 from podwall.lab.probe import probe
 from podwall.lab.state import LabState, down, up
 from podwall.lab.topology import default_topology
-from podwall.semantics import Matrix, Options, PortSpec, compute_matrix
+from podwall.semantics import Matrix, Options, PortSpec, compute_matrix, disagreements
 from policy_generator import random_policies
 
 pytestmark = pytest.mark.root
@@ -39,23 +39,18 @@ def lab() -> LabState:
         down(state)
 
 
-def _disagreements(observed: Matrix, expected: Matrix) -> list[str]:
-    assert observed.pods == expected.pods
-    return [
-        f"{src} -> {dst} {key}: kernel {bool(grid[i, j])}, core {bool(expected.allowed[key][i, j])}"
-        for key, grid in observed.allowed.items()
-        for i, src in enumerate(observed.pods)
-        for j, dst in enumerate(observed.pods)
-        if i != j and bool(grid[i, j]) != bool(expected.allowed[key][i, j])
-    ]
-
-
 def _core(state: LabState, ports: list[PortSpec], family: int = 4) -> Matrix:
     options = control.lab_options(state)
     cluster = control.lab_cluster(state).cluster
-    return compute_matrix(cluster, ports, Options(
-        ipblock_matches_cluster=options.ipblock_matches_cluster,
-        allow_node_local=options.allow_node_local, ip_family=family))
+    return compute_matrix(
+        cluster,
+        ports,
+        Options(
+            ipblock_matches_cluster=options.ipblock_matches_cluster,
+            allow_node_local=options.allow_node_local,
+            ip_family=family,
+        ),
+    )
 
 
 def _labels(step: Step) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
@@ -86,10 +81,12 @@ def test_upstream_case_on_real_packets(lab: LabState, step: Step):
     observed = probe(lab, ports, pods=list(POD_KEYS))
     expected = _core(lab, ports)
     assert list(observed.pods) == list(POD_KEYS)
-    wrong = _disagreements(observed, expected)
+    wrong = disagreements(observed, expected)
     for p in probes:
-        wrong += [f"upstream: {w}" for w in mismatches(p, list(observed.pods),
-                                                        observed.allowed[p.key].tolist())]
+        wrong += [
+            f"upstream: {w}"
+            for w in mismatches(p, list(observed.pods), observed.allowed[p.key].tolist())
+        ]
     assert not wrong, "\n".join(wrong)
 
 
@@ -102,7 +99,7 @@ def test_random_policy_set_on_real_packets(lab: LabState, seed: int):
     control.flush_connections(lab)
     family = 6 if seed % 5 == 4 else 4  # every fifth set over IPv6
     observed = probe(lab, PORTS, ip_family=family)
-    wrong = _disagreements(observed, _core(lab, PORTS, family))
+    wrong = disagreements(observed, _core(lab, PORTS, family))
     assert not wrong, f"seed {seed}:\n" + "\n".join(wrong)
 
 

@@ -28,9 +28,9 @@ from podwall.model import Direction
 from podwall.render.data import dump, write_matrix
 from podwall.render.text import matrix_view
 from podwall.semantics import (
-    Matrix,
     Options,
     compute_matrix,
+    disagreements,
     isolating_policies,
     parse_port_spec,
 )
@@ -260,21 +260,6 @@ def lab_drops(output: Annotated[str, typer.Option("-o", "--output")] = "table") 
     out.print(table)
 
 
-def _disagreements(observed: Matrix, expected: Matrix) -> list[str]:
-    lines = []
-    for key, grid in observed.allowed.items():
-        want = expected.allowed[key]
-        for i, src in enumerate(observed.pods):
-            for j, dst in enumerate(observed.pods):
-                if i != j and bool(grid[i, j]) != bool(want[i, j]):
-                    lines.append(
-                        f"{src} -> {dst} {key}: kernel "
-                        f"{'allowed' if grid[i, j] else 'denied'}, core "
-                        f"{'allowed' if want[i, j] else 'denied'}"
-                    )
-    return lines
-
-
 @lab_app.command("probe")
 def lab_probe(
     port: Annotated[
@@ -325,9 +310,9 @@ def lab_probe(
                 ip_family=ip_family,
             ),
         )
-        wrong = _disagreements(observed, expected)
+        wrong = disagreements(observed, expected)
         for line in wrong:
-            sys.stderr.write(f"disagreement: {line}\n")
+            sys.stderr.write(f"disagreement: kernel {line} by the core\n")
         cells = sum(g.size - len(observed.pods) for g in observed.allowed.values())
         sys.stderr.write(
             f"kernel and core {'agree' if not wrong else 'DISAGREE'} on "

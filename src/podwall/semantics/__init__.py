@@ -12,7 +12,7 @@ from podwall.semantics.decide import (
 )
 from podwall.semantics.endpoints import ClusterIndex, Endpoint, EndpointKind, UnknownEndpoint
 from podwall.semantics.explain import PodExplanation, explain_pod
-from podwall.semantics.matrix import Matrix, compute_matrix, declared_ports
+from podwall.semantics.matrix import Matrix, compute_matrix, declared_ports, disagreements
 from podwall.semantics.options import Options
 from podwall.semantics.ports import PortSpec, parse_port_spec
 from podwall.semantics.selectors import matches_selector
@@ -34,6 +34,7 @@ __all__ = [
     "compute_matrix",
     "decide",
     "declared_ports",
+    "disagreements",
     "explain_pod",
     "isolating_policies",
     "matches_selector",

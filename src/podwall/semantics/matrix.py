@@ -23,7 +23,7 @@ from podwall.semantics.ports import PortSpec
 from podwall.semantics.table import EndpointTable
 from podwall.semantics.vectors import AddressTable
 
-__all__ = ["Matrix", "compute_matrix", "declared_ports"]
+__all__ = ["Matrix", "compute_matrix", "declared_ports", "disagreements"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +33,24 @@ class Matrix:
     pods: tuple[str, ...]
     ports: tuple[PortSpec, ...]
     allowed: dict[str, np.ndarray]
+
+
+def disagreements(
+    observed: Matrix, expected: Matrix, *, scored_diagonal: bool = False
+) -> list[str]:
+    """Every cell where two matrices over the same pods and ports differ, in words. The
+    diagonal is not scored unless asked (upstream does not score a pod's traffic to itself)."""
+    if observed.pods != expected.pods:
+        raise ValueError("the matrices cover different pods")
+    words = {True: "allowed", False: "denied"}
+    return [
+        f"{src} -> {dst} {key}: {words[bool(grid[i, j])]}, expected "
+        f"{words[bool(expected.allowed[key][i, j])]}"
+        for key, grid in observed.allowed.items()
+        for i, src in enumerate(observed.pods)
+        for j, dst in enumerate(observed.pods)
+        if (scored_diagonal or i != j) and bool(grid[i, j]) != bool(expected.allowed[key][i, j])
+    ]
 
 
 def declared_ports(pods: Sequence[Pod]) -> tuple[PortSpec, ...]:
