@@ -158,14 +158,56 @@ def test_equal_rulesets_need_no_transaction_and_changed_types_need_a_replace():
     assert update_script(ruleset, retyped) is None
 
 
-def test_cilium_mode_keeps_cluster_addresses_out_of_ipblock_sets():
+def _block_sets(ruleset) -> list:
+    import ipaddress
+
+    return [
+        [ipaddress.ip_network(e) for e in s.elements]
+        for s in ruleset.sets
+        if s.name.startswith("block_") and s.name.endswith("_4")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("matches_cluster", "pods_inside"),
+    [(True, True), (False, False)],
+    ids=[
+        "calico: the ipBlock set covers pod addresses",
+        "cilium: cluster addresses are cut out of the ipBlock set",
+    ],
+)
+def test_ipblock_sets_follow_the_ipblock_mode(matches_cluster: bool, pods_inside: bool):
+    import ipaddress
+
     cluster = _examples()
-    text = render_ruleset(
-        compile_ruleset(cluster, "node-2", Options(ipblock_matches_cluster=False))
-    )
-    calico = render_ruleset(compile_ruleset(cluster, "node-2"))
-    assert "10.10.10.0/24" in calico and "10.10.10.0/24" in text
-    assert text != calico or not any(p.ips[0].startswith("10.10.10.") for p in cluster.pods)
+    wide = assemble(
+        [
+            (
+                "p",
+                {
+                    "apiVersion": "networking.k8s.io/v1",
+                    "kind": "NetworkPolicy",
+                    "metadata": {"name": "egress-to-pod-cidr", "namespace": "default"},
+                    "spec": {
+                        "podSelector": {"matchLabels": {"role": "web"}},
+                        "policyTypes": ["Egress"],
+                        "egress": [{"to": [{"ipBlock": {"cidr": "10.244.0.0/16"}}]}],
+                    },
+                },
+            )
+        ]
+    ).cluster
+    cluster = replace(cluster, policies=cluster.policies + wide.policies)
+    options = Options(ipblock_matches_cluster=matches_cluster)
+    [block] = [
+        b
+        for b in _block_sets(compile_ruleset(cluster, "node-1", options))
+        if any(n.subnet_of(ipaddress.ip_network("10.244.0.0/16")) for n in b)
+    ]
+    for pod in cluster.pods:
+        if pod.ips and pod.ips[0].startswith("10.244."):
+            address = ipaddress.ip_address(pod.ips[0])
+            assert any(address in net for net in block) is pods_inside, pod.key
 
 
 class _CountingRunner:

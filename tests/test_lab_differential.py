@@ -103,7 +103,8 @@ def test_random_policy_set_on_real_packets(lab: LabState, seed: int):
     assert not wrong, f"seed {seed}:\n" + "\n".join(wrong)
 
 
-def test_sctp_is_probed_where_the_kernel_has_it(lab: LabState):
-    sctp_steps = [s for s in STEPS if any(p.protocol == "SCTP" for p in s.probes)]
-    assert sctp_steps, "the catalogue has SCTP cases"
-    assert lab.sctp == ("no SCTP" not in " ".join(lab.notices))
+def test_only_the_three_sctp_cases_go_unprobed_without_sctp():
+    """README promises that, on a kernel without SCTP, exactly upstream's 3 SCTP-only cases
+    are left to the core suite; every other step is probed above."""
+    sctp_only = {s.case for s in STEPS if all(p.protocol == "SCTP" for p in s.probes)}
+    assert len(sctp_only) == 3 and all(case.startswith("sctp-") for case in sctp_only)
