@@ -219,3 +219,9 @@ def test_disagreements_name_every_differing_cell_off_the_diagonal():
     assert disagreements(a, b) == ["x/b -> x/a 80/TCP: denied, expected allowed"]
     assert len(disagreements(a, b, scored_diagonal=True)) == 2
     assert disagreements(a, a) == []
+
+
+def test_explain_lists_inbound_reach_on_the_pods_own_ports_only(podwall_cli):
+    [db] = json.loads(podwall_cli("explain", "-f", EXAMPLES, "default/db", "-o", "json").stdout)
+    assert list(db["ingress"]["reachableFrom"]) == ["6379/TCP"]
+    assert "80/TCP" in db["egress"]["reaches"]

@@ -87,6 +87,7 @@ def _notes(pod: Pod) -> tuple[str, ...]:
 
 def explain_pod(pod: Pod, cluster: Cluster, matrix: Matrix) -> PodExplanation:
     i = matrix.pods.index(pod.key)
+    served = {f"{p.container_port}/{p.protocol}" for p in pod.ports}  # inbound: its own ports
     others = np.array([k != pod.key for k in matrix.pods])
     names = np.array(matrix.pods, dtype=object)
     return PodExplanation(
@@ -94,6 +95,10 @@ def explain_pod(pod: Pod, cluster: Cluster, matrix: Matrix) -> PodExplanation:
         notes=_notes(pod),
         ingress=_direction(pod, cluster, Direction.INGRESS),
         egress=_direction(pod, cluster, Direction.EGRESS),
-        reachable_from={k: tuple(names[grid[:, i] & others]) for k, grid in matrix.allowed.items()},
+        reachable_from={
+            k: tuple(names[grid[:, i] & others])
+            for k, grid in matrix.allowed.items()
+            if k in served or not served
+        },
         reaches={k: tuple(names[grid[i, :] & others]) for k, grid in matrix.allowed.items()},
     )
