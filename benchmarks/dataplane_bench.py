@@ -44,8 +44,8 @@ from synthetic import generate_cluster
 
 BENCH_TOPOLOGY = {
     "nodes": [
-        {"name": "node-1", "ipv4": "192.0.2.1", "ipv6": "2001:db8:ffff::1"},
-        {"name": "node-2", "ipv4": "192.0.2.2", "ipv6": "2001:db8:ffff::2"},
+        {"name": "node-1", "ipv4": "198.51.100.1", "ipv6": "2001:db8:ffff::1"},
+        {"name": "node-2", "ipv4": "198.51.100.2", "ipv6": "2001:db8:ffff::2"},
     ],
     "namespaces": [{"name": "bench", "labels": {}}],
     "pods": [

@@ -61,7 +61,7 @@ def _pod_manifest(key: str, labels: dict[str, str]) -> dict[str, Any]:
         "status": {
             "podIP": pod_ip(key),
             "podIPs": [{"ip": pod_ip(key)}],
-            "hostIP": "192.0.2.1" if node == "node-1" else "192.0.2.2",
+            "hostIP": "198.51.100.1" if node == "node-1" else "198.51.100.2",
         },
     }
 

@@ -47,7 +47,7 @@ RUN_PREFIX = f"podwall-t{os.getpid()}-"
 PORTS = [PortSpec(80, "TCP"), PortSpec(80, "UDP"), PortSpec(81, "TCP"), PortSpec(81, "UDP")]
 KEYS = ("x/a", "x/b", "x/c", "y/a", "y/b", "y/c", "z/a", "z/b", "z/c")
 SMALL = {
-    "nodes": [{"name": "node-1", "ipv4": "192.0.2.1", "ipv6": "2001:db8:ffff::1"}],
+    "nodes": [{"name": "node-1", "ipv4": "198.51.100.1", "ipv6": "2001:db8:ffff::1"}],
     "namespaces": [{"name": "x"}],
     "pods": [
         {
@@ -156,7 +156,7 @@ def test_nodes_wire_pods_as_calico_does(lab: LabState):
     assert veth in links and interface_name("x", "b") not in links  # x/b lives on node-2
     routes = exec_in(node, ["ip", "route"]).stdout
     assert f"10.0.1.10 dev {veth} scope link" in routes
-    assert "10.0.1.11 via 192.0.2.2 dev eth0" in routes
+    assert "10.0.1.11 via 198.51.100.2 dev eth0" in routes
     assert "0.0.0.0" not in routes and "default" not in routes
     assert exec_in(node, ["cat", f"/proc/sys/net/ipv4/conf/{veth}/proxy_arp"]).stdout == "1\n"
     pod_routes = exec_in(lab.names.pod("x", "a"), ["ip", "route"]).stdout

@@ -42,8 +42,8 @@ def test_the_default_topology_is_upstreams_e2e_model():
         ("z", {"ns": "z"}),
     ]
     assert [(n.name, n.ipv4, n.ipv6) for n in topology.nodes] == [
-        ("node-1", "192.0.2.1", "2001:db8:ffff::1"),
-        ("node-2", "192.0.2.2", "2001:db8:ffff::2"),
+        ("node-1", "198.51.100.1", "2001:db8:ffff::1"),
+        ("node-2", "198.51.100.2", "2001:db8:ffff::2"),
     ]
     assert [(e.name, e.ipv4, e.ipv6) for e in topology.externals] == [
         ("ext", "203.0.113.10", "2001:db8:203::10")
@@ -92,7 +92,7 @@ def test_manifests_give_the_core_the_same_cluster():
     assert [p.key for p in cluster.pods] == KEYS
     x_b = cluster.pod("x/b")
     assert x_b.ips == ("10.0.1.11", "fd00:10:0:1::11")
-    assert (x_b.node_name, x_b.host_ip) == ("node-2", "192.0.2.2")
+    assert (x_b.node_name, x_b.host_ip) == ("node-2", "198.51.100.2")
     assert x_b.labels == {"pod": "b"}
     assert [(p.name, p.container_port, p.protocol) for p in x_b.ports] == [
         ("serve-80-tcp", 80, "TCP"),
@@ -111,7 +111,7 @@ def test_without_policies_the_core_allows_everything_in_the_lab():
 
 
 SMALL = """
-nodes: [{name: n1, ipv4: 192.0.2.1, ipv6: "2001:db8:ffff::1"}]
+nodes: [{name: n1, ipv4: 198.51.100.1, ipv6: "2001:db8:ffff::1"}]
 namespaces: [{name: x, labels: {ns: x}}]
 pods:
   - {namespace: x, name: a, node: n1, ipv4: 10.0.1.10, ipv6: "fd00::10",
@@ -217,16 +217,16 @@ CASES = [
     ),
     (
         "a pod inside a node's fabric network",
-        _edit("pods.0.ipv4", "192.0.2.50"),
+        _edit("pods.0.ipv4", "198.51.100.50"),
         [
-            'pods[0].ipv4: Invalid value: "192.0.2.50": must lie outside the /24 and /64 of every '
-            "node and external host"
+            'pods[0].ipv4: Invalid value: "198.51.100.50": must lie outside the /24 and /64 of '
+            "every node and external host"
         ],
     ),
     (
         "an address used twice",
-        _edit("externals.0.ipv4", "192.0.2.1"),
-        ['externals[0].ipv4: Duplicate value: "192.0.2.1"'],
+        _edit("externals.0.ipv4", "198.51.100.1"),
+        ['externals[0].ipv4: Duplicate value: "198.51.100.1"'],
     ),
     (
         "a node named like another lab namespace",

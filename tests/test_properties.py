@@ -46,7 +46,7 @@ ip_block = st.sampled_from([
     IPBlock(cidr="10.0.0.0/16"),
     IPBlock(cidr="10.0.0.0/16", except_=("10.0.1.0/24",)),
     IPBlock(cidr="10.0.2.0/24"),
-    IPBlock(cidr="192.0.2.0/24"),
+    IPBlock(cidr="198.51.100.0/24"),
     IPBlock(cidr="0.0.0.0/0", except_=("10.0.0.0/8",)),
     IPBlock(cidr="fd00::/64"),
 ])
@@ -98,10 +98,10 @@ def clusters(draw: st.DrawFn) -> Cluster:
         ip_kind = draw(st.sampled_from(("v4", "v4", "v4", "v6", "none")))
         ips = {"v4": (f"10.0.{i % 3}.{i + 10}",), "v6": (f"fd00::{i + 1}",), "none": ()}[ip_kind]
         if host_network:
-            ips = ("192.0.2.1",) if node == "n1" else ("192.0.2.2",)
+            ips = ("198.51.100.1",) if node == "n1" else ("198.51.100.2",)
         pods.append(Pod(name=f"pod{i}", namespace=draw(st.sampled_from(NAMESPACES)),
                         labels=draw(labels), node_name=node, host_network=host_network, ips=ips,
-                        host_ip="192.0.2.1" if node == "n1" else "192.0.2.2",
+                        host_ip="198.51.100.1" if node == "n1" else "198.51.100.2",
                         ports=tuple(draw(named_ports))))
     pols = tuple(draw(policies(i)) for i in range(draw(st.integers(0, 5))))
     return Cluster(namespaces=namespaces, pods=tuple(pods), policies=pols)

@@ -8,7 +8,7 @@ YAML schema (every key shown; `namespaces`, `pods` and `externals` may be empty;
 help repeat port lists, see `topologies/upstream-e2e.yaml`):
 
     nodes:                  # each node is a network namespace that routes its pods
-      - {name: node-1, ipv4: 192.0.2.1, ipv6: "2001:db8:ffff::1"}
+      - {name: node-1, ipv4: 198.51.100.1, ipv6: "2001:db8:ffff::1"}
     namespaces:
       - {name: x, labels: {ns: x}}
     pods:
@@ -163,8 +163,8 @@ def default_topology(sctp: bool = False) -> Topology:
             )
     return Topology(
         nodes=(
-            LabNode(name="node-1", ipv4="192.0.2.1", ipv6="2001:db8:ffff::1"),
-            LabNode(name="node-2", ipv4="192.0.2.2", ipv6="2001:db8:ffff::2"),
+            LabNode(name="node-1", ipv4="198.51.100.1", ipv6="2001:db8:ffff::1"),
+            LabNode(name="node-2", ipv4="198.51.100.2", ipv6="2001:db8:ffff::2"),
         ),
         namespaces=tuple(LabNamespace(name=n, labels=Labels({"ns": n})) for n in names),
         pods=tuple(pods),
