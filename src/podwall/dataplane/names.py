@@ -23,8 +23,8 @@ __all__ = [
 TABLE_FAMILY = "inet"
 TABLE = "podwall"
 INTERFACE_PREFIX = "cali"
-EGRESS_DISPATCH = "egress_dispatch"  # map: pod interface -> jump to its egress chain
-INGRESS_DISPATCH = "ingress_dispatch"  # map: pod interface -> jump to its ingress chain
+EGRESS_DISPATCH = "egress_dispatch"  # map: pod interface -> goto the chain judging its egress
+INGRESS_DISPATCH = "ingress_dispatch"  # map: pod interface -> goto the chain judging its ingress
 DIRECTION_WORDS = ("egress", "ingress")
 
 

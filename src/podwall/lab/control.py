@@ -124,7 +124,9 @@ def enforce(state: LabState, runner_for: RunnerFor = netns_runner) -> dict[str, 
             results[node.name] = applier.apply(compile_ruleset(cluster, node.name, options)).mode
         except ApplyError:
             for name, earlier, previous in done:  # put back the nodes already updated
-                if previous is not None:
+                if previous is None:
+                    earlier.remove()
+                else:
                     earlier.apply(ruleset_from_json(previous))
                 stored[name] = previous
             raise
