@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from podwall.assemble import Loaded, assemble
 from podwall.cli_lab import lab_app
+from podwall.cli_lint import lint
 from podwall.encode import encode_object
 from podwall.errors import EXIT_DENIED, InputError, InvalidObjects, PodwallError
 from podwall.inputs import read_documents
@@ -75,6 +76,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(lab_app, name="lab")
+app.command()(lint)
 out = Console(highlight=False)  # rich renderables (tables, panels)
 
 
