@@ -169,7 +169,7 @@ def test_a_redefined_object_warns_and_the_last_wins():
 
 
 CORE = ("model", "decode", "defaults", "assemble", "encode", "validation", "semantics",
-        "dataplane/compile", "dataplane/ruleset", "dataplane/names", "dataplane/sets")
+        "dataplane/compile", "dataplane/ruleset", "dataplane/names", "dataplane/sets", "lint")
 FORBIDDEN = {
     "subprocess",
     "socket",
