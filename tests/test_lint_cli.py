@@ -153,3 +153,17 @@ def test_the_installed_command_lints_the_examples(podwall_cli) -> None:
     run = json.loads(sarif.stdout)["runs"][0]
     assert {r["ruleId"] for r in run["results"]} >= {"PW001"}
     assert podwall_cli("lint", "-f", examples, "--fail-on", "none").returncode == 0
+
+
+def test_sarif_results_carry_only_properties_the_schema_allows(podwall_cli) -> None:
+    """A SARIF `fix` needs artifactChanges (file edits), which lint has not: advice goes in
+    the result's property bag, where strict consumers accept it."""
+    import json
+    from pathlib import Path
+
+    examples = str(Path(__file__).parents[1] / "examples")
+    run = json.loads(podwall_cli("lint", "-f", examples, "-o", "sarif").stdout)["runs"][0]
+    allowed = {"ruleId", "ruleIndex", "level", "message", "locations", "properties"}
+    for result in run["results"]:
+        assert set(result) <= allowed
+        assert result["properties"]["fix"]

@@ -106,8 +106,9 @@ def _sarif_result(f: Finding, rule_index: int) -> dict[str, Any]:
                 ]
             }
         ],
-        "fixes": [{"description": {"text": f.fix}}],
-        "properties": {"kind": f.kind, "name": f.name, "path": f.path},
+        # SARIF's `fixes` must carry artifactChanges (file edits); the advice goes in the
+        # property bag instead, so strict SARIF consumers accept the file.
+        "properties": {"kind": f.kind, "name": f.name, "path": f.path, "fix": f.fix},
     }
 
 
