@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from podwall.assemble import Loaded, assemble
+from podwall.cli_diff import diff
 from podwall.cli_lab import lab_app
 from podwall.cli_lint import lint
 from podwall.encode import encode_object
@@ -77,6 +78,7 @@ app = typer.Typer(
 )
 app.add_typer(lab_app, name="lab")
 app.command()(lint)
+app.command()(diff)
 out = Console(highlight=False)  # rich renderables (tables, panels)
 
 

@@ -23,7 +23,7 @@ from podwall.semantics.ports import PortSpec
 from podwall.semantics.table import EndpointTable
 from podwall.semantics.vectors import AddressTable
 
-__all__ = ["Matrix", "compute_matrix", "declared_ports", "disagreements"]
+__all__ = ["Matrix", "compute_matrix", "declared_ports", "disagreements", "group_pods"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,7 @@ def declared_ports(pods: Sequence[Pod]) -> tuple[PortSpec, ...]:
     return tuple(sorted(found))
 
 
-def _group(
+def group_pods(
     pods: Sequence[Pod], cluster: Cluster, options: Options, index: ClusterIndex
 ) -> tuple[np.ndarray, list[Pod]]:
     """Pods no policy can tell apart share a class: (class of each pod, one pod per class)."""
@@ -168,7 +168,7 @@ def compute_matrix(
     chosen = list(cluster.pods if pods is None else pods)
     ports = tuple(declared_ports(cluster.pods) if ports is None else ports)
     index = ClusterIndex.build(cluster)
-    of_pod, reps = _group(chosen, cluster, options, index)
+    of_pod, reps = group_pods(chosen, cluster, options, index)
     classes = EndpointTable(reps, cluster, options, index)
     egress = _direction(classes, cluster.policies, Direction.EGRESS)
     ingress = _direction(classes, cluster.policies, Direction.INGRESS)

@@ -1,0 +1,130 @@
+"""The `podwall diff OLD NEW` command: connections a change opens and closes.
+
+Registered by cli.py (`app.command()(diff)`). This module does not import podwall.cli, so that
+cli.py may import it at the top without a cycle; the few flags it shares are declared alike.
+Exit codes: 0 done (with --exit-code: nothing changed); 1 with --exit-code, something changed;
+2 bad input or arguments (every invalid object is printed, nothing is compared).
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from podwall.assemble import assemble
+from podwall.diff import compare, diff_data, diff_markdown, diff_view, summarize
+from podwall.errors import EXIT_DENIED, InputError, InvalidObjects, PodwallError
+from podwall.inputs import read_documents
+from podwall.model import Cluster
+from podwall.render.data import dump
+from podwall.semantics import Options, PortSpec, parse_port_spec
+
+__all__ = ["DiffOutput", "diff"]
+
+
+class DiffOutput(StrEnum):
+    table = "table"
+    json = "json"
+    md = "md"
+
+
+class DiffIPBlock(StrEnum):
+    calico = "calico"
+    cilium = "cilium"
+
+
+def _warn(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def _load_side(path: str, legacy_cidr: bool) -> Cluster:
+    """One side, read and validated as every analysis command does (invalid: exit 2)."""
+    loaded = assemble(
+        [(d.source, d.manifest) for d in read_documents([path])],
+        strict_cidr=not legacy_cidr,
+    )
+    for notice in loaded.notices:
+        _warn(f"notice: {notice}")
+    for warning in loaded.warnings:
+        _warn(f"warning: {warning}")
+    if loaded.invalid:
+        raise InvalidObjects(list(loaded.invalid))
+    return loaded.cluster
+
+
+def _ports(texts: list[str]) -> list[PortSpec] | None:
+    try:
+        return [parse_port_spec(t) for t in texts] or None
+    except ValueError as error:
+        raise InputError(f"--port {error}") from error
+
+
+Side = Annotated[str, typer.Argument(help="A file or directory (read recursively).")]
+Ports = Annotated[
+    list[str],
+    typer.Option(
+        "--port", "-p",
+        help="PORT or PORT/PROTOCOL, repeatable (default: every port declared on either side)",
+    ),
+]
+Output = Annotated[
+    DiffOutput, typer.Option("-o", "--output", help="table, json (stable) or md (PR comment)")
+]
+ExitCode = Annotated[
+    bool,
+    typer.Option("--exit-code", help="Exit 1 when a connection opens or closes or a pod comes or "
+                 "goes, as `git diff --exit-code`."),
+]
+LegacyCIDR = Annotated[
+    bool, typer.Option("--legacy-cidr", help="Accept CIDRs as older API servers did.")
+]
+IPBlock = Annotated[
+    DiffIPBlock,
+    typer.Option(
+        "--ipblock",
+        help="calico: ipBlocks match pod and node IPs too; cilium: only outside addresses.",
+    ),
+]
+NodeTraffic = Annotated[
+    bool,
+    typer.Option(
+        "--node-traffic/--no-node-traffic",
+        help="Allow connections from a pod's own node whatever its ingress policies say.",
+    ),
+]
+
+
+def diff(
+    old: Side,
+    new: Side,
+    port: Ports = [],  # noqa: B006 - typer needs a literal default
+    output: Output = DiffOutput.table,
+    exit_code: ExitCode = False,
+    legacy_cidr: LegacyCIDR = False,
+    ipblock: IPBlock = DiffIPBlock.calico,
+    node_traffic: NodeTraffic = True,
+) -> None:
+    """Which connections going from OLD to NEW opens and closes, and the policies behind them."""
+    try:
+        options = Options(
+            ipblock_matches_cluster=ipblock is DiffIPBlock.calico, allow_node_local=node_traffic
+        )
+        ports = _ports(port)
+        report = summarize(
+            compare(_load_side(old, legacy_cidr), _load_side(new, legacy_cidr), ports, options)
+        )
+    except PodwallError as error:  # handled here too, so the command exits 2 in any app
+        _warn(f"error: {error}")
+        raise typer.Exit(error.exit_code) from error
+    if output is DiffOutput.table:
+        Console(highlight=False).print(diff_view(report))
+    elif output is DiffOutput.json:
+        sys.stdout.write(dump(diff_data(report), "json"))
+    else:
+        sys.stdout.write(diff_markdown(report))
+    if exit_code and report.has_changes:
+        raise typer.Exit(EXIT_DENIED)
