@@ -76,9 +76,6 @@ app = typer.Typer(
     rich_markup_mode="rich",
     pretty_exceptions_enable=False,
 )
-app.add_typer(lab_app, name="lab")
-app.command()(lint)
-app.command()(diff)
 out = Console(highlight=False)  # rich renderables (tables, panels)
 
 
@@ -442,6 +439,12 @@ def analyze(
         "Next: podwall explain -f ... NS/POD · podwall check -f ... --from A --to B "
         "--port 80/TCP · podwall matrix -f ... -o png --out matrix.png"
     )
+
+
+# After the core commands, so `podwall --help` lists them in the order people need them.
+app.command()(lint)
+app.command()(diff)
+app.add_typer(lab_app, name="lab")
 
 
 def main() -> None:
