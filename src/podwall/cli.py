@@ -15,13 +15,13 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from podwall.assemble import Loaded, assemble
+from podwall.assemble import Loaded
+from podwall.cli_common import IPBlockMode, load_input, parse_port, parse_ports, say, warn
 from podwall.cli_diff import diff
 from podwall.cli_lab import lab_app
 from podwall.cli_lint import lint
 from podwall.encode import encode_object
-from podwall.errors import EXIT_DENIED, InputError, InvalidObjects, PodwallError
-from podwall.inputs import read_documents
+from podwall.errors import EXIT_DENIED, InputError, PodwallError
 from podwall.model import Pod
 from podwall.render.data import (
     decision_csv,
@@ -50,7 +50,6 @@ from podwall.semantics import (
     decide,
     declared_ports,
     explain_pod,
-    parse_port_spec,
 )
 from podwall.validation import render_errors
 
@@ -79,15 +78,6 @@ app = typer.Typer(
 out = Console(highlight=False)  # rich renderables (tables, panels)
 
 
-def say(text: str) -> None:
-    """Plain text to stdout, never wrapped: error lines must stay byte-exact."""
-    sys.stdout.write(text + "\n")
-
-
-def warn(text: str) -> None:
-    sys.stderr.write(text + "\n")
-
-
 class Output(StrEnum):
     table = "table"
     json = "json"
@@ -110,11 +100,6 @@ class MatrixOutput(StrEnum):
     csv = "csv"
     png = "png"
     svg = "svg"
-
-
-class IPBlockMode(StrEnum):
-    calico = "calico"
-    cilium = "cilium"
 
 
 Files = Annotated[
@@ -180,29 +165,6 @@ def _options(ipblock: IPBlockMode, node_traffic: bool, family: int | None) -> Op
     )
 
 
-def _load(
-    files: list[str], namespace: str | None, legacy_cidr: bool, *, require_valid: bool = True
-) -> Loaded:
-    if not files:
-        raise InputError(
-            "no input: give one or more -f FILE|DIR|- "
-            "(for example: kubectl get ns,pods,netpol -A -o yaml | podwall ... -f -)"
-        )
-    docs = read_documents(files)
-    loaded = assemble(
-        [(d.source, d.manifest) for d in docs],
-        default_ns=namespace or "default",
-        strict_cidr=not legacy_cidr,
-    )
-    for notice in loaded.notices:
-        warn(f"notice: {notice}")
-    for warning in loaded.warnings:
-        warn(f"warning: {warning}")
-    if require_valid and loaded.invalid:
-        raise InvalidObjects(list(loaded.invalid))
-    return loaded
-
-
 def _pods_in_scope(loaded: Loaded, namespace: str | None, all_ns: bool) -> list[Pod]:
     pods = list(loaded.cluster.pods)
     if namespace and not all_ns:
@@ -227,7 +189,7 @@ def validate(
     legacy_cidr: LegacyCIDR = False,
 ) -> None:
     """Check objects as the API server would; print every error. Exit 1 if any is invalid."""
-    loaded = _load(files, namespace, legacy_cidr, require_valid=False)
+    loaded = load_input(files, namespace, legacy_cidr, require_valid=False)
     for invalid in loaded.invalid:
         message = render_errors(invalid.kind, invalid.name, invalid.errors)
         say(message) if output is DocumentOutput.table else warn(message)
@@ -256,8 +218,8 @@ def check(
 ) -> None:
     """May SOURCE open a connection to DESTINATION on PORT, and why? Exit 0 allowed, 1 denied."""
     options = _options(ipblock, node_traffic, ip_family)
-    spec = _port(port)
-    loaded = _load(files, namespace, legacy_cidr)
+    spec = parse_port(port)
+    loaded = load_input(files, namespace, legacy_cidr)
     index = ClusterIndex.build(loaded.cluster)
     try:
         flow = Flow(
@@ -277,13 +239,6 @@ def check(
         sys.stdout.write(dump(decision_data(decision), output.value))
     if not decision.allowed:
         raise typer.Exit(EXIT_DENIED)
-
-
-def _port(text: str) -> PortSpec:
-    try:
-        return parse_port_spec(text)
-    except ValueError as error:
-        raise InputError(f"--port {error}") from error
 
 
 @app.command()
@@ -308,8 +263,8 @@ def matrix(
 ) -> None:
     """Who may connect to whom, for every pod pair and port."""
     options = _options(ipblock, node_traffic, ip_family)
-    ports = [_port(p) for p in port] or None
-    loaded = _load(files, namespace, legacy_cidr)
+    ports = parse_ports(port)
+    loaded = load_input(files, namespace, legacy_cidr)
     chosen = _pods_in_scope(loaded, namespace, all_namespaces)
     result = _matrix_with_progress(loaded, ports, options, chosen)
     _emit_matrix(result, output, out_file)
@@ -377,9 +332,9 @@ def explain(
 ) -> None:
     """Per pod, in plain words: what isolates it, who may reach it, what it may reach."""
     options = _options(ipblock, node_traffic, ip_family)
-    loaded = _load(files, namespace, legacy_cidr)
+    loaded = load_input(files, namespace, legacy_cidr)
     cluster = loaded.cluster
-    result = _matrix_with_progress(loaded, [_port(p) for p in port] or None, options)
+    result = _matrix_with_progress(loaded, parse_ports(port), options)
     if pod is not None:
         key = pod if "/" in pod else f"{namespace or 'default'}/{pod}"
         chosen = cluster.pod(key)
@@ -416,7 +371,7 @@ def analyze(
     """The whole picture: what was read, what isolates each pod, who can talk to whom."""
     options = _options(ipblock, node_traffic, ip_family)
     sources = files or [str(EXAMPLES)]
-    loaded = _load(sources, namespace, legacy_cidr)
+    loaded = load_input(sources, namespace, legacy_cidr)
     cluster = loaded.cluster
     result = _matrix_with_progress(loaded, None, options)
     explanations = [explain_pod(p, cluster, result) for p in cluster.pods]

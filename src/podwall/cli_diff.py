@@ -15,13 +15,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from podwall.assemble import assemble
+from podwall.cli_common import IPBlockMode, load_input, parse_ports, warn
 from podwall.diff import compare, diff_data, diff_markdown, diff_view, summarize
-from podwall.errors import EXIT_DENIED, InputError, InvalidObjects, PodwallError
-from podwall.inputs import read_documents
+from podwall.errors import EXIT_DENIED, PodwallError
 from podwall.model import Cluster
 from podwall.render.data import dump
-from podwall.semantics import Options, PortSpec, parse_port_spec
+from podwall.semantics import Options
 
 __all__ = ["DiffOutput", "diff"]
 
@@ -32,42 +31,17 @@ class DiffOutput(StrEnum):
     md = "md"
 
 
-class DiffIPBlock(StrEnum):
-    calico = "calico"
-    cilium = "cilium"
-
-
-def _warn(text: str) -> None:
-    sys.stderr.write(text + "\n")
-
-
 def _load_side(path: str, legacy_cidr: bool) -> Cluster:
     """One side, read and validated as every analysis command does (invalid: exit 2)."""
-    loaded = assemble(
-        [(d.source, d.manifest) for d in read_documents([path])],
-        strict_cidr=not legacy_cidr,
-    )
-    for notice in loaded.notices:
-        _warn(f"notice: {notice}")
-    for warning in loaded.warnings:
-        _warn(f"warning: {warning}")
-    if loaded.invalid:
-        raise InvalidObjects(list(loaded.invalid))
-    return loaded.cluster
-
-
-def _ports(texts: list[str]) -> list[PortSpec] | None:
-    try:
-        return [parse_port_spec(t) for t in texts] or None
-    except ValueError as error:
-        raise InputError(f"--port {error}") from error
+    return load_input([path], None, legacy_cidr).cluster
 
 
 Side = Annotated[str, typer.Argument(help="A file or directory (read recursively).")]
 Ports = Annotated[
     list[str],
     typer.Option(
-        "--port", "-p",
+        "--port",
+        "-p",
         help="PORT or PORT/PROTOCOL, repeatable (default: every port declared on either side)",
     ),
 ]
@@ -76,14 +50,17 @@ Output = Annotated[
 ]
 ExitCode = Annotated[
     bool,
-    typer.Option("--exit-code", help="Exit 1 when a connection opens or closes or a pod comes or "
-                 "goes, as `git diff --exit-code`."),
+    typer.Option(
+        "--exit-code",
+        help="Exit 1 when a connection opens or closes or a pod comes or "
+        "goes, as `git diff --exit-code`.",
+    ),
 ]
 LegacyCIDR = Annotated[
     bool, typer.Option("--legacy-cidr", help="Accept CIDRs as older API servers did.")
 ]
 IPBlock = Annotated[
-    DiffIPBlock,
+    IPBlockMode,
     typer.Option(
         "--ipblock",
         help="calico: ipBlocks match pod and node IPs too; cilium: only outside addresses.",
@@ -105,20 +82,20 @@ def diff(
     output: Output = DiffOutput.table,
     exit_code: ExitCode = False,
     legacy_cidr: LegacyCIDR = False,
-    ipblock: IPBlock = DiffIPBlock.calico,
+    ipblock: IPBlock = IPBlockMode.calico,
     node_traffic: NodeTraffic = True,
 ) -> None:
     """Which connections going from OLD to NEW opens and closes, and the policies behind them."""
     try:
         options = Options(
-            ipblock_matches_cluster=ipblock is DiffIPBlock.calico, allow_node_local=node_traffic
+            ipblock_matches_cluster=ipblock is IPBlockMode.calico, allow_node_local=node_traffic
         )
-        ports = _ports(port)
+        ports = parse_ports(port)
         report = summarize(
             compare(_load_side(old, legacy_cidr), _load_side(new, legacy_cidr), ports, options)
         )
     except PodwallError as error:  # handled here too, so the command exits 2 in any app
-        _warn(f"error: {error}")
+        warn(f"error: {error}")
         raise typer.Exit(error.exit_code) from error
     if output is DiffOutput.table:
         Console(highlight=False).print(diff_view(report))

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from podwall.cli_common import say
 from podwall.dataplane.names import object_suffix
 from podwall.errors import EXIT_DENIED
 from podwall.inputs import read_documents
@@ -45,10 +46,6 @@ lab_app = typer.Typer(
     no_args_is_help=True,
 )
 out = Console(highlight=False)
-
-
-def _say(text: str) -> None:
-    sys.stdout.write(text + "\n")
 
 
 def _state() -> LabState:
@@ -115,12 +112,12 @@ def lab_up(
         down(state)
         raise
     topology = _topology(state)
-    _say(
+    say(
         f"lab up: {len(topology.nodes)} nodes, {len(topology.pods)} pods, "
         f"ipBlock mode {ipblock}, node traffic {'allowed' if node_traffic else 'judged'}"
     )
     for notice in state.notices:
-        _say(f"notice: {notice}")
+        say(f"notice: {notice}")
 
 
 @lab_app.command("apply")
@@ -139,7 +136,7 @@ def lab_apply(
     """Create or update NetworkPolicies in the lab, as `kubectl apply -f` does."""
     state = _state()
     for line in control.apply_objects(state, _documents(files), namespace):
-        _say(line)
+        say(line)
     if flush_conntrack:
         control.flush_connections(state)
 
@@ -152,7 +149,7 @@ def lab_delete(
     """Delete the NetworkPolicies named in FILE, as `kubectl delete -f` does."""
     state = _state()
     for line in control.delete_objects(state, _documents(files), namespace):
-        _say(line)
+        say(line)
 
 
 @lab_app.command("label")
@@ -162,7 +159,7 @@ def lab_label(
     namespace: Annotated[bool, typer.Option("--namespace", help="label a namespace")] = False,
 ) -> None:
     """Change a pod's or a namespace's labels; enforcement follows at once."""
-    _say(control.relabel(_state(), target, labels, namespace=namespace))
+    say(control.relabel(_state(), target, labels, namespace=namespace))
 
 
 @lab_app.command("status")
@@ -326,7 +323,7 @@ def lab_probe(
 def lab_down() -> None:
     """Remove everything the lab made (namespaces, agents, state), even after a crash."""
     removed = down()
-    _say(
+    say(
         f"lab down: removed {len(removed.namespaces)} namespaces and stopped "
         f"{len(removed.agents)} agents"
     )

@@ -15,9 +15,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from podwall.assemble import Loaded, assemble
-from podwall.errors import EXIT_DENIED, InputError, InvalidObjects
-from podwall.inputs import read_documents
+from podwall.cli_common import IPBlockMode, load_input
+from podwall.errors import EXIT_DENIED
 from podwall.lint import (
     Finding,
     Severity,
@@ -44,37 +43,6 @@ class FailOn(StrEnum):
     warning = "warning"
     info = "info"
     none = "none"
-
-
-class IPBlockMode(StrEnum):
-    calico = "calico"
-    cilium = "cilium"
-
-
-def _warn(text: str) -> None:
-    sys.stderr.write(text + "\n")
-
-
-def _load(files: list[str], namespace: str | None, legacy_cidr: bool) -> Loaded:
-    """As cli._load does (importing it would be circular): notices to stderr, invalid -> 2."""
-    if not files:
-        raise InputError(
-            "no input: give one or more -f FILE|DIR|- "
-            "(for example: kubectl get ns,pods,netpol -A -o yaml | podwall lint -f -)"
-        )
-    docs = read_documents(files)
-    loaded = assemble(
-        [(d.source, d.manifest) for d in docs],
-        default_ns=namespace or "default",
-        strict_cidr=not legacy_cidr,
-    )
-    for notice in loaded.notices:
-        _warn(f"notice: {notice}")
-    for warning in loaded.warnings:
-        _warn(f"warning: {warning}")
-    if loaded.invalid:
-        raise InvalidObjects(list(loaded.invalid))
-    return loaded
 
 
 def _version() -> str:
@@ -146,7 +114,7 @@ def lint(
     nothing, ignored rules, redundant policies, open pods. Silence one policy's finding with
     the annotation podwall.dev/lint-ignore: "PW001,PW004"."""
     options = Options(ipblock_matches_cluster=ipblock is IPBlockMode.calico)
-    loaded = _load(files, namespace, legacy_cidr)
+    loaded = load_input(files, namespace, legacy_cidr)
     findings = lint_cluster(loaded.cluster, options, namespace)
     _emit(findings, output)
     if fails(findings, fail_on):

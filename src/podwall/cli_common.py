@@ -1,0 +1,66 @@
+"""The command line's shared edge: reading input as every command does, plain messages, and the
+options several commands take. One place, so `matrix`, `lint` and `diff` read input alike."""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+
+from podwall.assemble import Loaded, assemble
+from podwall.errors import InputError, InvalidObjects
+from podwall.inputs import read_documents
+from podwall.semantics import PortSpec, parse_port_spec
+
+__all__ = ["IPBlockMode", "load_input", "parse_port", "parse_ports", "say", "warn"]
+
+
+class IPBlockMode(StrEnum):
+    calico = "calico"
+    cilium = "cilium"
+
+
+def say(text: str) -> None:
+    """Plain text to stdout, never wrapped: error lines must stay byte-exact."""
+    sys.stdout.write(text + "\n")
+
+
+def warn(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def load_input(
+    files: list[str], namespace: str | None, legacy_cidr: bool, *, require_valid: bool = True
+) -> Loaded:
+    """Read `-f` arguments, validate as the API server would, tell notices and warnings on
+    stderr; invalid objects stop the command (exit 2) unless the caller reports them itself."""
+    if not files:
+        raise InputError(
+            "no input: give one or more -f FILE|DIR|- "
+            "(for example: kubectl get ns,pods,netpol -A -o yaml | podwall ... -f -)"
+        )
+    docs = read_documents(files)
+    loaded = assemble(
+        [(d.source, d.manifest) for d in docs],
+        default_ns=namespace or "default",
+        strict_cidr=not legacy_cidr,
+    )
+    for notice in loaded.notices:
+        warn(f"notice: {notice}")
+    for warning in loaded.warnings:
+        warn(f"warning: {warning}")
+    if require_valid and loaded.invalid:
+        raise InvalidObjects(list(loaded.invalid))
+    return loaded
+
+
+def parse_port(text: str) -> PortSpec:
+    """One `--port` value (`80`, `53/UDP`); a bad one is an input error (exit 2)."""
+    try:
+        return parse_port_spec(text)
+    except ValueError as error:
+        raise InputError(f"--port {error}") from error
+
+
+def parse_ports(texts: list[str]) -> list[PortSpec] | None:
+    """Repeated `--port` values; None when none were given (the command's default)."""
+    return [parse_port(t) for t in texts] or None
