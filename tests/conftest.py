@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
@@ -37,3 +39,17 @@ def write_manifests(directory, manifests: Sequence[dict], name: str = "cluster.y
     path = directory / name
     path.write_text(yaml.safe_dump_all(list(manifests), sort_keys=False))
     return path
+
+
+@contextlib.contextmanager
+def scratch_namespace() -> Iterator[str]:
+    """A throwaway network namespace (`podwall-test-…`) for real nft; removed even when the
+    test fails. Fails, never skips, without root: CI runs as root."""
+    if os.geteuid() != 0:
+        pytest.fail("this test needs root (CI runs as root)")
+    name = f"podwall-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)

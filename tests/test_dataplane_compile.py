@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 import random
-import subprocess
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from conftest import scratch_namespace
 from netpol_model import load_steps
 from podwall.assemble import assemble
 from podwall.dataplane.apply import NftApplier, netns_runner
@@ -33,13 +32,8 @@ def _examples() -> Cluster:
 
 @pytest.fixture(scope="module")
 def scratch_netns():
-    """A throwaway network namespace for nft; removed even when tests fail."""
-    if os.geteuid() != 0:
-        pytest.fail("data-plane tests need root (CI runs as root)")
-    name = f"podwall-test-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    yield name
-    subprocess.run(["ip", "netns", "del", name], check=False)
+    with scratch_namespace() as name:
+        yield name
 
 
 GOLDEN_CASES = {

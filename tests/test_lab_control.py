@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
+from conftest import scratch_namespace
 from podwall.dataplane import netns_runner
 from podwall.dataplane.apply import ApplyError
 from podwall.lab import control
@@ -28,12 +27,8 @@ POLICY = {
 @pytest.fixture
 def node_one():
     """A real namespace standing for node-1 (the lab's network is not needed here)."""
-    if os.geteuid() != 0:
-        pytest.fail("this test needs root (CI runs as root)")
-    name = f"podwall-test-{uuid.uuid4().hex[:8]}"
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    yield name
-    subprocess.run(["ip", "netns", "del", name], check=False)
+    with scratch_namespace() as name:
+        yield name
 
 
 def _refusing(args, stdin=None):
