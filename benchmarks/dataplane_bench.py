@@ -7,9 +7,12 @@ Usage (root; Debian packages nftables, iproute2, iperf3):
 1. Compile + apply: the synthetic cluster (benchmarks/synthetic.py, 1,000 pods, 1,000
    policies) with every pod on ONE node, into a scratch network namespace: compile, render,
    and one atomic `nft -f` (checked first), from an empty table.
-2. Change to enforced: one pod relabelled, then one new policy; each time compile + the
-   incremental transaction. The kernel enforces the new rules when `nft` returns, so this is
-   the time from the change to enforcement (measured 20 times, median and worst).
+2. Change to enforced: one pod relabelled (20 relabels that each change the ruleset), then one
+   new policy; each time compile + the incremental transaction, in two shapes: one-shot (full
+   compile, two `nft` processes: what a `podwall lab` command does) and long-lived (the
+   incremental compiler and one libnftables context: the agent's shape). The kernel enforces
+   the new rules when the commit returns, so this is the time from the change to enforcement
+   (20 times each: median, p95 and worst).
 3. Traffic: a lab with two pods on two nodes (client on node-1, server on node-2). Baseline:
    no policy. Loaded: the 1,000 synthetic policies and their 1,000 pods are compiled into both
    nodes' rulesets (their pods split across the two nodes, so chains, sets and dispatch maps
@@ -37,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from podwall.assemble import assemble
 from podwall.dataplane import NftApplier, compile_ruleset, netns_runner, render_ruleset
+from podwall.dataplane.incremental import IncrementalCompiler
+from podwall.dataplane.libnft import LibnftRunner
 from podwall.lab.netns import exec_in
 from podwall.lab.state import down, up
 from podwall.lab.topology import parse_topology, topology_manifests
@@ -143,7 +148,7 @@ def compile_and_apply(netns: str) -> None:
         f"{len(ruleset.chains)} chains, {rules} rules, {len(ruleset.sets)} sets, "
         f"{elements} set elements, {len(text) / 1024:.0f} KiB of nft text"
     )
-    change_to_enforced(cluster, applier)
+    change_to_enforced(cluster, netns)
 
 
 def _relabelled(cluster, i: int):
@@ -156,8 +161,8 @@ def _relabelled(cluster, i: int):
     )
 
 
-def change_to_enforced(cluster, applier: NftApplier) -> None:
-    extra = _cluster(
+def _extra_policy(cluster):
+    return _cluster(
         [
             {
                 "apiVersion": "networking.k8s.io/v1",
@@ -170,28 +175,60 @@ def change_to_enforced(cluster, applier: NftApplier) -> None:
             }
         ]
     ).policies
-    for what in ("a pod label", "one new policy"):
-        compile_s, nft_s, modes = [], [], set()
-        for i in range(20):
-            if what == "a pod label":
-                changed = _relabelled(cluster, (i * 37) % len(cluster.pods))
-            else:
-                changed = replace(cluster, policies=cluster.policies + extra)
-            start = time.perf_counter()
-            ruleset = compile_ruleset(changed, "node-a")
-            compiled = time.perf_counter()
-            result = applier.apply(ruleset)
-            compile_s.append(compiled - start)
-            nft_s.append(time.perf_counter() - compiled)
-            modes.add(result.mode)
-            applier.apply(compile_ruleset(cluster, "node-a"))
-        total = [a + b for a, b in zip(compile_s, nft_s, strict=True)]
-        print(
-            f"change to enforced, {what}: median {statistics.median(total) * 1000:.0f} ms "
-            f"(compile {statistics.median(compile_s) * 1000:.0f} ms, nft check + apply "
-            f"{statistics.median(nft_s) * 1000:.0f} ms each re-reading the table), "
-            f"worst {max(total) * 1000:.0f} ms; transactions: {', '.join(sorted(modes))}"
-        )
+
+
+def change_to_enforced(cluster, netns: str) -> None:
+    """Two shapes, measured on the same changes. One-shot (what each `podwall lab` command
+    does): a full compile and two `nft` processes (check, then apply). Long-lived (the agent's
+    shape): the incremental compiler and one libnftables context kept in the node's network
+    namespace, check (dry run) then commit. The kernel enforces the new rules when the commit
+    returns, so each figure is the time from the change to enforcement."""
+    extra = _extra_policy(cluster)
+    base = compile_ruleset(cluster, "node-a")
+    relabels = []  # 20 label changes that really change the node's ruleset
+    for i in range(0, len(cluster.pods), 37):
+        changed = _relabelled(cluster, i)
+        if compile_ruleset(changed, "node-a") != base:
+            relabels.append(changed)
+        if len(relabels) == 20:
+            break
+    shapes = {
+        "one-shot": (
+            lambda: (lambda c: compile_ruleset(c, "node-a")),
+            NftApplier(netns_runner(netns)),
+        ),
+        "long-lived": (
+            lambda: IncrementalCompiler("node-a").compile,
+            NftApplier(LibnftRunner(netns)),
+        ),
+    }
+    for shape, (make_compiler, applier) in shapes.items():
+        compile_fn = make_compiler()
+        applier.apply(compile_fn(cluster))
+        for what in ("a pod label", "one new policy"):
+            compile_s, nft_s, modes = [], [], set()
+            for i in range(20):
+                if what == "a pod label":
+                    changed = relabels[i]
+                else:
+                    changed = replace(cluster, policies=cluster.policies + extra)
+                start = time.perf_counter()
+                ruleset = compile_fn(changed)
+                compiled = time.perf_counter()
+                result = applier.apply(ruleset)
+                compile_s.append(compiled - start)
+                nft_s.append(time.perf_counter() - compiled)
+                modes.add(result.mode)
+                applier.apply(compile_fn(cluster))
+            total = [a + b for a, b in zip(compile_s, nft_s, strict=True)]
+            print(
+                f"change to enforced, {what}, {shape}: median "
+                f"{statistics.median(total) * 1000:.1f} ms (compile "
+                f"{statistics.median(compile_s) * 1000:.1f} ms, nft check + apply "
+                f"{statistics.median(nft_s) * 1000:.1f} ms), p95 "
+                f"{sorted(total)[18] * 1000:.1f} ms, worst {max(total) * 1000:.1f} ms; "
+                f"transactions: {', '.join(sorted(modes))}"
+            )
 
 
 def _iperf(state) -> float:

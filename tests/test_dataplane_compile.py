@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import random
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,7 +16,15 @@ from netpol_model import load_steps
 from podwall.assemble import assemble
 from podwall.dataplane.apply import NftApplier, netns_runner
 from podwall.dataplane.compile import compile_ruleset
-from podwall.dataplane.ruleset import render_ruleset, replace_script, update_script
+from podwall.dataplane.libnft import LibnftRunner
+from podwall.dataplane.names import interface_name
+from podwall.dataplane.ruleset import (
+    NftMap,
+    Ruleset,
+    render_ruleset,
+    replace_script,
+    update_script,
+)
 from podwall.inputs import read_documents
 from podwall.model import Cluster, Labels
 from podwall.semantics import Options
@@ -98,10 +107,12 @@ def test_a_pod_label_change_updates_set_elements_only():
     after = compile_ruleset(
         _relabel(cluster, "default/pod2", {"app": "pod2", "role": "frontend"}), "node-1"
     )
-    script = update_script(before, after)
-    assert script
-    assert "add element" in script and "flush set" in script
-    assert "chain" not in script
+    pod2 = next(p for p in cluster.pods if p.key == "default/pod2")
+    lines = update_script(before, after).splitlines()
+    # only pod2's own address moves, in or out of the hash sets its labels select
+    assert lines
+    assert all(line.startswith(("add element", "delete element")) for line in lines), lines
+    assert all(line.endswith(f"{{ {pod2.ips[0]} }}") for line in lines), lines
 
 
 def test_a_label_change_that_empties_a_peer_set_rewrites_only_that_policys_chain():
@@ -135,8 +146,23 @@ def test_a_new_policy_adds_its_chains_and_sets_and_touches_nothing_else():
     after = compile_ruleset(replace(cluster, policies=cluster.policies + extra), "node-1")
     lines = update_script(before, after).splitlines()
     assert any(line.startswith("add chain inet podwall ingress_") for line in lines)
-    assert "flush map inet podwall ingress_dispatch" in lines
-    assert not any(line.startswith(("flush chain", "delete")) for line in lines)
+    dispatch = [line for line in lines if "ingress_dispatch" in line]
+    web = interface_name("default", "web")
+    assert len(dispatch) == 1, dispatch  # web's entry is added; no other entry is touched
+    assert dispatch[0].startswith(f'add element inet podwall ingress_dispatch {{ "{web}" : goto ')
+    assert dispatch[0].count(" : ") == 1
+    assert not any(line.startswith(("flush", "delete")) for line in lines)
+
+
+def test_a_map_entry_whose_verdict_changes_is_deleted_then_added():
+    old = Ruleset(maps=(NftMap(name="m", key_type="ifname", value_type="verdict",
+                               elements=(('"a"', "goto x"), ('"b"', "goto y"))),))
+    new = Ruleset(maps=(NftMap(name="m", key_type="ifname", value_type="verdict",
+                               elements=(('"a"', "goto z"), ('"c"', "goto y"))),))
+    assert update_script(old, new).splitlines() == [
+        'delete element inet podwall m { "a", "b" }',
+        'add element inet podwall m { "a" : goto z, "c" : goto y }',
+    ]
 
 
 def test_equal_rulesets_need_no_transaction_and_changed_types_need_a_replace():
@@ -204,9 +230,15 @@ def test_ipblock_sets_follow_the_ipblock_mode(matches_cluster: bool, pods_inside
             assert any(address in net for net in block) is pods_inside, pod.key
 
 
+RUNNERS = {
+    "nft processes (ip netns exec nft)": netns_runner,
+    "one libnftables context (the agent's shape)": LibnftRunner,
+}
+
+
 class _CountingRunner:
-    def __init__(self, netns: str) -> None:
-        self.inner = netns_runner(netns)
+    def __init__(self, netns: str, make_runner=netns_runner) -> None:
+        self.inner = make_runner(netns)
         self.calls: list[list[str]] = []
 
     def __call__(self, args, stdin=None):
@@ -218,8 +250,9 @@ def _listing(netns: str) -> str:
     return netns_runner(netns)(["list", "table", "inet", "podwall"], None).stdout
 
 
-def test_applier_is_atomic_incremental_and_idempotent(scratch_netns: str):
-    runner = _CountingRunner(scratch_netns)
+@pytest.mark.parametrize("make_runner", RUNNERS.values(), ids=RUNNERS.keys())
+def test_applier_is_atomic_incremental_and_idempotent(scratch_netns: str, make_runner):
+    runner = _CountingRunner(scratch_netns, make_runner)
     applier = NftApplier(runner)
     applier.remove()
     cluster = _examples()
@@ -241,12 +274,19 @@ def test_applier_is_atomic_incremental_and_idempotent(scratch_netns: str):
         ),
     )
     with pytest.raises(Exception, match="nft check failed"):
-        NftApplier(netns_runner(scratch_netns)).apply(broken)
+        NftApplier(make_runner(scratch_netns)).apply(broken)
     assert _listing(scratch_netns) == good  # the failed update left the old ruleset in place
+    assert "10.244.1.11" not in _listing_host_netns()  # the context wrote into the lab only
 
 
-def test_a_drifted_kernel_table_is_replaced_whole(scratch_netns: str):
-    applier = NftApplier(netns_runner(scratch_netns))
+def _listing_host_netns() -> str:
+    done = subprocess.run(["nft", "list", "ruleset"], capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+@pytest.mark.parametrize("make_runner", RUNNERS.values(), ids=RUNNERS.keys())
+def test_a_drifted_kernel_table_is_replaced_whole(scratch_netns: str, make_runner):
+    applier = NftApplier(make_runner(scratch_netns))
     cluster = _examples()
     applier.apply(compile_ruleset(cluster, "node-1"))
     netns_runner(scratch_netns)(["delete", "table", "inet", "podwall"], None)
@@ -276,3 +316,14 @@ def test_port_sets_never_hold_overlapping_intervals(ports, merged):
     from podwall.dataplane.sets import merge_ports
 
     assert merge_ports(ports) == merged
+
+
+def test_libnftables_reads_json_and_reports_errors(scratch_netns: str):
+    runner = LibnftRunner(scratch_netns)
+    NftApplier(runner).apply(compile_ruleset(_examples(), "node-1"))
+    listed = runner(["-j", "list", "table", "inet", "podwall"], None)
+    assert listed.returncode == 0 and '"table"' in listed.stdout
+    wrong = runner(["-f", "-"], "add rule inet podwall nowhere accept\n")
+    assert wrong.returncode == 1 and "No such file or directory" in wrong.stderr
+    with pytest.raises(ValueError, match="does not speak"):
+        runner(["--version"], None)

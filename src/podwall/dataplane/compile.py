@@ -18,6 +18,7 @@ per-packet cost depends on the policies isolating that pod, never on the number 
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import lru_cache
 
 import numpy as np
 
@@ -34,7 +35,7 @@ from podwall.dataplane.sets import FAMILIES, SetBuilder, address_word, merge_por
 from podwall.model import Cluster, Direction, NetworkPolicy, Pod, Rule
 from podwall.semantics.options import Options
 
-__all__ = ["compile_ruleset"]
+__all__ = ["ChainLines", "Isolation", "assemble_ruleset", "chain_lines", "compile_ruleset"]
 
 _ADDR_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
 _ND = (
@@ -149,74 +150,137 @@ def compile_ruleset(cluster: Cluster, node: str, options: Options | None = None)
         len(policies), len(c.pods)
     )
     typed = {d: np.array([p.has_type(d) for p in policies], dtype=bool) for d in Direction}
-    plan = _Plan()
-    for i, pod in sorted(enumerate(c.pods), key=lambda item: item[1].key):
+    isolating: Isolation = {}
+    for i, pod in enumerate(c.pods):
         if pod.node_name != node or pod.host_network:
             continue
         for direction in (Direction.EGRESS, Direction.INGRESS):
-            isolating = [policies[k] for k in np.flatnonzero(subjects[:, i] & typed[direction])]
-            if isolating:
-                plan.add(pod, direction, isolating)
+            found = np.flatnonzero(subjects[:, i] & typed[direction])
+            if len(found):
+                isolating[pod.key, direction] = (pod, tuple(policies[k].key for k in found))
+    lines = {}
+    for policy, direction in policy_chains(isolating, {p.key: p for p in policies}):
+        lines[policy.key, direction] = chain_lines(c, policy, direction)
+    return assemble_ruleset(c.sets, isolating, lines, options)
+
+
+# (pod key, direction) -> the pod and the keys of the policies isolating it there, sorted
+Isolation = dict[tuple[str, Direction], tuple[Pod, tuple[str, ...]]]
+# (policy key, direction) -> the chain's rules and the sets they asked for
+ChainLines = dict[tuple[str, Direction], tuple[tuple[str, ...], frozenset[str]]]
+
+
+def policy_chains(
+    isolating: Isolation, policies: dict[str, NetworkPolicy]
+) -> list[tuple[NetworkPolicy, Direction]]:
+    """Every (policy, direction) whose chain some local pod jumps to, sorted."""
+    groups = {(d, keys) for (_, d), (_, keys) in isolating.items()}
+    found = {(k, d) for d, keys in groups for k in keys}
+    return [(policies[k], d) for k, d in sorted(found)]
+
+
+def chain_lines(
+    c: SetBuilder, policy: NetworkPolicy, direction: Direction
+) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A policy chain's rules, and the names of the sets they looked up (empty ones too)."""
+    c.touched.clear()
+    lines = tuple(
+        line
+        for k in range(len(policy.rules(direction)))
+        for line in rule_lines(c, policy, direction, k)
+    )
+    return lines, frozenset(c.touched)
+
+
+def assemble_ruleset(
+    sets: dict[str, NftSet], isolating: Isolation, lines: ChainLines, options: Options
+) -> Ruleset:
+    """The ruleset from its parts: shared by the full and the incremental compiler."""
+    plan = _Plan()
+    for (_, direction), (pod, keys) in sorted(isolating.items(), key=_by_pod_key):
+        plan.add(pod, direction, keys)
+    policy_chains = plan.policy_chains
     chains = [
-        Chain(
-            name=_policy_chain(policy, d),
-            rules=tuple(
-                line for k in range(len(policy.rules(d))) for line in rule_lines(c, policy, d, k)
-            ),
-        )
-        for policy, d in sorted(plan.policy_chains, key=lambda item: (item[0].key, item[1]))
+        Chain(name=_policy_chain(key, d), rules=lines[key, d][0])
+        for key, d in sorted(policy_chains)
     ]
     chains += plan.group_chains()
-    return _assemble(c, chains, plan, options)
+    used = sorted(set().union(*(lines[key][1] for key in policy_chains)))
+    return _assemble([sets[name] for name in used], chains, plan, options)
 
 
-def _policy_chain(policy: NetworkPolicy, direction: Direction) -> str:
-    return f"pol_{object_suffix(policy.key)}_{_WORD[direction]}"
+def _by_pod_key(item: tuple[tuple[str, Direction], object]) -> tuple[str, Direction]:
+    return item[0]
+
+
+@lru_cache(maxsize=65536)
+def _policy_chain(policy_key: str, direction: Direction) -> str:
+    return f"pol_{object_suffix(policy_key)}_{_WORD[direction]}"
+
+
+@lru_cache(maxsize=65536)
+def _pod_names(namespace: str, name: str) -> tuple[str, str, str]:
+    """A pod's quoted interface name and its counters' names (egress, ingress)."""
+    suffix = object_suffix(f"{namespace}/{name}")
+    return (
+        f'"{interface_name(namespace, name)}"',
+        f"deny_egress_{suffix}",
+        f"deny_ingress_{suffix}",
+    )
 
 
 class _Plan:
     """Which pods are isolated by which policies: group chains, dispatch and counter maps."""
 
     def __init__(self) -> None:
-        self.groups: dict[tuple[Direction, tuple[str, ...]], list[NetworkPolicy]] = {}
+        self.groups: dict[tuple[Direction, tuple[str, ...]], None] = {}
         self.dispatch: dict[Direction, list[tuple[str, str]]] = {d: [] for d in Direction}
         self.counter_map: dict[Direction, list[tuple[str, str]]] = {d: [] for d in Direction}
         self.counters: list[str] = []
-        self.policy_chains: set[tuple[NetworkPolicy, Direction]] = set()
 
-    def add(self, pod: Pod, direction: Direction, isolating: list[NetworkPolicy]) -> None:
-        word = _WORD[direction]
-        keys = tuple(p.key for p in isolating)
-        self.groups.setdefault((direction, keys), isolating)
-        self.policy_chains.update((p, direction) for p in isolating)
-        iface = f'"{interface_name(pod.namespace, pod.name)}"'
-        counter = f"deny_{word}_{object_suffix(pod.key)}"
-        self.dispatch[direction].append((iface, f"goto {_group_chain(direction, keys)}"))
-        self.counter_map[direction].append((iface, f'"{counter}"'))
+    def add(self, pod: Pod, direction: Direction, keys: tuple[str, ...]) -> None:
+        self.groups[direction, keys] = None
+        dispatch, counter_entry, counter = _plan_entry(pod.namespace, pod.name, direction, keys)
+        self.dispatch[direction].append(dispatch)
+        self.counter_map[direction].append(counter_entry)
         self.counters.append(counter)
 
+    @property
+    def policy_chains(self) -> set[tuple[str, Direction]]:
+        return {(k, direction) for direction, keys in self.groups for k in keys}
+
     def group_chains(self) -> list[Chain]:
-        chains = []
-        for (direction, keys), isolating in sorted(
-            self.groups.items(), key=lambda item: (item[0][0], item[0][1])
-        ):
-            jumps = tuple(f"jump {_policy_chain(p, direction)}" for p in isolating)
-            comment = f"{_WORD[direction]} isolated by {', '.join(keys)}"
-            chains.append(
-                Chain(
-                    name=_group_chain(direction, keys),
-                    rules=jumps + tuple(_deny_lines(_WORD[direction])),
-                    comment=comment[:120],
-                )
-            )
-        return chains
+        return [_group_chain_of(direction, keys) for direction, keys in sorted(self.groups)]
 
 
+@lru_cache(maxsize=65536)
+def _plan_entry(
+    namespace: str, name: str, direction: Direction, keys: tuple[str, ...]
+) -> tuple[tuple[str, str], tuple[str, str], str]:
+    """A pod's dispatch-map and counter-map elements and its counter's name (cached: the agent
+    assembles them again on every change)."""
+    iface, egress_counter, ingress_counter = _pod_names(namespace, name)
+    counter = egress_counter if direction is Direction.EGRESS else ingress_counter
+    return (iface, f"goto {_group_chain(direction, keys)}"), (iface, f'"{counter}"'), counter
+
+
+@lru_cache(maxsize=65536)
+def _group_chain_of(direction: Direction, keys: tuple[str, ...]) -> Chain:
+    jumps = tuple(f"jump {_policy_chain(k, direction)}" for k in keys)
+    comment = f"{_WORD[direction]} isolated by {', '.join(keys)}"
+    return Chain(
+        name=_group_chain(direction, keys),
+        rules=jumps + tuple(_deny_lines(_WORD[direction])),
+        comment=comment[:120],
+    )
+
+
+@lru_cache(maxsize=65536)
 def _group_chain(direction: Direction, keys: tuple[str, ...]) -> str:
     return f"{_WORD[direction]}_{object_suffix('|'.join(keys))}"
 
 
-def _assemble(c: SetBuilder, chains: list[Chain], plan: _Plan, options: Options) -> Ruleset:
+def _assemble(sets: list[NftSet], chains: list[Chain], plan: _Plan, options: Options) -> Ruleset:
     drops = [
         NftSet(
             name=denied_set(word, f),
@@ -271,10 +335,10 @@ def _assemble(c: SetBuilder, chains: list[Chain], plan: _Plan, options: Options)
         ),
     ]
     judged = NftSet(name=_JUDGED_L4, key_type="inet_proto", elements=("tcp", "udp", "sctp"))
-    sets = (*sorted(c.sets.values(), key=lambda s: s.name), judged, *drops)
+    all_sets = (*sets, judged, *drops)
     return Ruleset(
         counters=tuple(sorted(plan.counters)),
-        sets=sets,
+        sets=all_sets,
         maps=tuple(maps),
         chains=(*base, *_record_chains(), *sorted(chains, key=lambda ch: ch.name)),
     )

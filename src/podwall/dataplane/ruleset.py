@@ -132,6 +132,32 @@ def _declarations_changed(old: Ruleset, new: Ruleset) -> bool:
     return False
 
 
+def _rendered(item: NftSet | NftMap) -> tuple[str, ...]:
+    return item.elements if isinstance(item, NftSet) else item.rendered_elements()
+
+
+def _element_lines(verb: str, name: str, elements: Iterable[str]) -> list[str]:
+    items = list(elements)
+    return [f"{verb} element {_T} {name} {{ {', '.join(items)} }}"] if items else []
+
+
+def _element_changes(old: NftSet | NftMap, new: NftSet | NftMap) -> list[str]:
+    """Element deltas for a set or map whose declaration is unchanged: a label change moves one
+    address, not the whole set. Interval sets are refilled whole (their ranges are merged, so
+    one address can reshape a range); a map key whose value changed is deleted, then added."""
+    if isinstance(old, NftSet) and isinstance(new, NftSet):
+        if "interval" in new.flags:
+            return [f"flush set {_T} {new.name}", *_element_lines("add", new.name, new.elements)]
+        gone = sorted(set(old.elements) - set(new.elements))
+        came = sorted(set(new.elements) - set(old.elements))
+        return _element_lines("delete", new.name, gone) + _element_lines("add", new.name, came)
+    assert isinstance(old, NftMap) and isinstance(new, NftMap)
+    before, after = dict(old.elements), dict(new.elements)
+    gone = sorted(k for k, v in before.items() if after.get(k) != v)
+    came = sorted(f"{k} : {v}" for k, v in after.items() if before.get(k) != v)
+    return _element_lines("delete", new.name, gone) + _element_lines("add", new.name, came)
+
+
 def update_script(old: Ruleset, new: Ruleset) -> str | None:
     """The smallest transaction turning `old` into `new`; "" when equal; None when only a full
     replace will do (a set's type or a base chain's hook changed)."""
@@ -142,21 +168,18 @@ def update_script(old: Ruleset, new: Ruleset) -> str | None:
     adds: list[str] = []
     fills: list[str] = []
     deletes: list[str] = []
-    adds += [f"add counter {_T} {c}" for c in new.counters if c not in old.counters]
-    deletes += [f"delete counter {_T} {c}" for c in old.counters if c not in new.counters]
+    old_counters, new_counters = set(old.counters), set(new.counters)
+    adds += [f"add counter {_T} {c}" for c in new.counters if c not in old_counters]
+    deletes += [f"delete counter {_T} {c}" for c in old.counters if c not in new_counters]
     for kind, word in (("sets", "set"), ("maps", "map")):
         before, after = _by_name(getattr(old, kind)), _by_name(getattr(new, kind))
         for name, item in after.items():
             prior = before.get(name)
-            elements = item.elements if isinstance(item, NftSet) else item.rendered_elements()  # type: ignore[union-attr]
             if prior is None:
                 adds.append(f"add {word} {_T} {name} {{ {item.declaration()} }}")
-            elif prior == item:
-                continue
-            else:
-                fills.append(f"flush {word} {_T} {name}")
-            if elements:
-                fills.append(f"add element {_T} {name} {{ {', '.join(elements)} }}")
+                fills += _element_lines("add", name, _rendered(item))  # type: ignore[arg-type]
+            elif prior != item:
+                fills += _element_changes(prior, item)  # type: ignore[arg-type]
         deletes += [f"delete {word} {_T} {name}" for name in before if name not in after]
     chains_before, chains_after = _by_name(old.chains), _by_name(new.chains)
     rules: list[str] = []

@@ -12,7 +12,7 @@ sets). A family with no element gets no rule line (it could never match).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -74,14 +74,33 @@ def merge_ports(ports: list[str]) -> tuple[str, ...]:
     return tuple(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in merged)
 
 
-class SetBuilder:
-    """Builds each set once, on first use, from vectors over every pod of the cluster."""
+Recipe = Callable[["SetBuilder"], tuple[str, ...]]
 
-    def __init__(self, cluster: Cluster, options: Options) -> None:
+
+class SetBuilder:
+    """Builds each set once, on first use, from vectors over every pod of the cluster.
+
+    Every set that depends on pods keeps its recipe (`recipes[name]`: builder -> elements), so
+    a long-lived compiler can run the same recipe over a builder of just the pods that changed
+    and patch elements instead of rebuilding the world. `touched` logs every set name a rule
+    asked for (built or cached, empty or not): the sets a chain's text depends on.
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        options: Options,
+        pods: Sequence[Pod] | None = None,
+        index: ClusterIndex | None = None,
+    ) -> None:
         self.options = options
-        self.pods = list(cluster.pods)
-        self.table = EndpointTable(self.pods, cluster, options, ClusterIndex.build(cluster))
+        self.pods = list(cluster.pods if pods is None else pods)
+        index = index or ClusterIndex.build(cluster)
+        self.table = EndpointTable(self.pods, cluster, options, index)
         self.sets: dict[str, NftSet] = {}
+        self.recipes: dict[str, Recipe] = {}
+        self.scopes: dict[str, str | None] = {}  # the one namespace whose pods a recipe reads
+        self.touched: list[str] = []
         self.cluster_addresses = sorted(
             {ip for p in self.pods for ip in p.ips} | {p.host_ip for p in self.pods if p.host_ip}
         )
@@ -138,11 +157,18 @@ class SetBuilder:
             scope = policy_ns if peer.namespace_selector is None else ""
             name = f"pods_{object_suffix(repr((peer.pod_selector, peer.namespace_selector, scope)))}_{family}"  # noqa: E501
             if name not in self.sets:
-                mask = self.table.peer(peer, policy_ns) & self.has_ip[family]
-                self.sets[name] = NftSet(
-                    name=name, key_type=_ADDR[family][1], elements=self._addresses(mask, family)
-                )
+
+                def recipe(b: SetBuilder) -> tuple[str, ...]:
+                    return b._addresses(b.table.peer(peer, policy_ns) & b.has_ip[family], family)
+
+                self._build(name, recipe, _ADDR[family][1], scope or None)
+        self.touched.append(name)
         return name if self.sets[name].elements else None
+
+    def _build(self, name: str, recipe: Recipe, key_type: str, scope: str | None) -> None:
+        self.recipes[name] = recipe
+        self.scopes[name] = scope
+        self.sets[name] = NftSet(name=name, key_type=key_type, elements=recipe(self))
 
     def ports(self, ports: list[str]) -> str:
         """A named set of ports, shared by every rule with the same ports. (An inline
@@ -153,41 +179,42 @@ class SetBuilder:
             self.sets[name] = NftSet(
                 name=name, key_type="inet_service", flags=("interval",), elements=elements
             )
+        self.touched.append(name)
         return name
 
-    def _named(self, name: str, mask: np.ndarray, entry: PolicyPort, family: int) -> str | None:
+    def _named(
+        self,
+        name: str,
+        mask: Callable[[SetBuilder], np.ndarray],
+        entry: PolicyPort,
+        family: int,
+        scope: str | None,
+    ) -> str | None:
         if name not in self.sets:
-            numbers = self.table.named(str(entry.port), str(entry.protocol))
-            chosen = (numbers > 0) & self.has_ip[family] & mask
-            order = self.by_address[family]
-            self.sets[name] = NftSet(
-                name=name,
-                key_type=f"{_ADDR[family][1]} . inet_service",
-                elements=tuple(
-                    f"{self.ips[family][i]} . {numbers[i]}" for i in order[chosen[order]]
-                ),
-            )
+
+            def recipe(b: SetBuilder) -> tuple[str, ...]:
+                numbers = b.table.named(str(entry.port), str(entry.protocol))
+                chosen = (numbers > 0) & b.has_ip[family] & mask(b)
+                order = b.by_address[family]
+                return tuple(f"{b.ips[family][i]} . {numbers[i]}" for i in order[chosen[order]])
+
+            self._build(name, recipe, f"{_ADDR[family][1]} . inet_service", scope)
+        self.touched.append(name)
         return name if self.sets[name].elements else None
 
     def egress_named(
         self, peer: Peer | None, policy_ns: str, entry: PolicyPort, family: int
     ) -> str | None:
         """(address . port) of every pod `peer` matches that declares the named port."""
-        key = repr(
-            (
-                peer,
-                policy_ns
-                if peer is not None and peer.namespace_selector is None and peer.ip_block is None
-                else "",
-                entry.port,
-                entry.protocol,
-            )
-        )
+        local = peer is not None and peer.namespace_selector is None and peer.ip_block is None
+        scope = policy_ns if local else ""
+        key = repr((peer, scope, entry.port, entry.protocol))
         return self._named(
             f"named_{object_suffix(key)}_{family}",
-            self._pods_matching(peer, policy_ns, family),
+            lambda b: b._pods_matching(peer, policy_ns, family),
             entry,
             family,
+            scope or None,
         )
 
     def ingress_named(self, policy: NetworkPolicy, entry: PolicyPort, family: int) -> str | None:
@@ -195,5 +222,9 @@ class SetBuilder:
         name resolved on each destination, so one policy chain serves all its pods."""
         key = repr((policy.namespace, policy.pod_selector, entry.port, entry.protocol))
         return self._named(
-            f"namedin_{object_suffix(key)}_{family}", self.table.subjects(policy), entry, family
+            f"namedin_{object_suffix(key)}_{family}",
+            lambda b: b.table.subjects(policy),
+            entry,
+            family,
+            policy.namespace,
         )
