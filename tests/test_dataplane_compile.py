@@ -17,7 +17,7 @@ from podwall.assemble import assemble
 from podwall.dataplane.apply import NftApplier, netns_runner
 from podwall.dataplane.compile import compile_ruleset
 from podwall.dataplane.libnft import LibnftRunner
-from podwall.dataplane.names import interface_name
+from podwall.dataplane.names import interface_name, object_suffix
 from podwall.dataplane.ruleset import (
     NftMap,
     Ruleset,
@@ -219,10 +219,10 @@ def test_ipblock_sets_follow_the_ipblock_mode(matches_cluster: bool, pods_inside
     ).cluster
     cluster = replace(cluster, policies=cluster.policies + wide.policies)
     options = Options(ipblock_matches_cluster=matches_cluster)
+    name = f"block_{object_suffix('10.244.0.0/16|')}_4"  # this policy's ipBlock, no other
+    ruleset = compile_ruleset(cluster, "node-1", options)
     [block] = [
-        b
-        for b in _block_sets(compile_ruleset(cluster, "node-1", options))
-        if any(n.subnet_of(ipaddress.ip_network("10.244.0.0/16")) for n in b)
+        [ipaddress.ip_network(e) for e in s.elements] for s in ruleset.sets if s.name == name
     ]
     for pod in cluster.pods:
         if pod.ips and pod.ips[0].startswith("10.244."):

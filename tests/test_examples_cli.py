@@ -141,7 +141,7 @@ def test_explain_table_is_plain_words(podwall_cli):
 def test_analyze_runs_on_the_bundled_examples_by_default(podwall_cli):
     result = podwall_cli("analyze")
     assert result.returncode == 0, result.stderr
-    assert "Read 6 namespaces, 14 pods and 14 NetworkPolicies" in result.stdout
+    assert "Read 8 namespaces, 19 pods and 25 NetworkPolicies" in result.stdout
     assert "Who can talk to whom" in result.stdout
 
 
@@ -151,7 +151,7 @@ def test_stdin_accepts_what_kubectl_prints(podwall_cli):
     listing = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": docs})
     result = podwall_cli("matrix", "-f", "-", "-o", "json", "--port", "6379", stdin=listing)
     assert result.returncode == 0, result.stderr
-    assert len(json.loads(result.stdout)["pods"]) == 14
+    assert len(json.loads(result.stdout)["pods"]) == 19
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -225,3 +225,32 @@ def test_explain_lists_inbound_reach_on_the_pods_own_ports_only(podwall_cli):
     [db] = json.loads(podwall_cli("explain", "-f", EXAMPLES, "default/db", "-o", "json").stdout)
     assert list(db["ingress"]["reachableFrom"]) == ["6379/TCP"]
     assert "80/TCP" in db["egress"]["reaches"]
+
+
+def _command_paths(group, prefix=()):
+    """Every command path of a click group, sub-groups included."""
+    for name, command in sorted(group.commands.items()):
+        path = (*prefix, name)
+        yield path
+        if hasattr(command, "commands"):  # a group (typer vendors its own click)
+            yield from _command_paths(command, path)
+
+
+def _all_commands():
+    import typer.main
+
+    from podwall.cli import app
+
+    return list(_command_paths(typer.main.get_command(app)))
+
+
+@pytest.mark.parametrize("path", _all_commands(), ids=" ".join)
+def test_every_command_help_renders(path):
+    """--help must teach, never crash (rich once read `PORT[/PROTOCOL]` as markup)."""
+    from typer.testing import CliRunner
+
+    from podwall.cli import app
+
+    result = CliRunner().invoke(app, [*path, "--help"], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output

@@ -39,7 +39,7 @@ def _lab(home: str, *args: str) -> subprocess.CompletedProcess[str]:
 def test_examples_lab_end_to_end(lab_home: str):
     up = _lab(lab_home, "up", "--topology", "examples")
     assert up.returncode == 0, up.stderr
-    assert "lab up: 2 nodes, 13 pods" in up.stdout
+    assert "lab up: 2 nodes, 18 pods" in up.stdout
     again = _lab(lab_home, "up")
     assert again.returncode == 2 and "already up" in again.stderr
     unknown = _lab(lab_home, "up", "--topology", "nope")

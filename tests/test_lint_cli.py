@@ -167,3 +167,32 @@ def test_sarif_results_carry_only_properties_the_schema_allows(podwall_cli) -> N
     for result in run["results"]:
         assert set(result) <= allowed
         assert result["properties"]["fix"]
+
+
+def test_lint_finds_exactly_the_mistakes_in_the_examples(podwall_cli) -> None:
+    """Issue 3's bar: every planted mistake is found, and nothing else is reported."""
+    import yaml
+
+    root = Path(__file__).parents[1]
+    expected = yaml.safe_load((root / "tests/data/lint-examples/expected.yaml").read_text())
+    run = podwall_cli("lint", "-f", str(root / "examples"), "-o", "json", "--fail-on", "none")
+    assert run.returncode == 0, run.stderr
+    found = [(f["code"], f["object"], f["path"]) for f in json.loads(run.stdout)["findings"]]
+    assert sorted(found) == sorted((e["code"], e["object"], e["path"]) for e in expected)
+
+
+def test_every_planted_mistake_names_the_code_it_raises(podwall_cli) -> None:
+    """Each policy annotated `podwall.dev/planted-mistake: "PWnnn: ..."` raises PWnnn."""
+    import yaml
+
+    root = Path(__file__).parents[1]
+    planted = {}
+    for doc in yaml.safe_load_all((root / "examples/policies/shop-mistakes.yaml").read_text()):
+        note = doc["metadata"].get("annotations", {}).get("podwall.dev/planted-mistake")
+        if note:
+            planted[f'NetworkPolicy "shop/{doc["metadata"]["name"]}"'] = note.split(":")[0]
+    run = podwall_cli("lint", "-f", str(root / "examples"), "-o", "json", "--fail-on", "none")
+    codes = {(f["object"], f["code"]) for f in json.loads(run.stdout)["findings"]}
+    assert len(planted) == 10
+    for obj, code in planted.items():
+        assert (obj, code) in codes, (obj, code)
