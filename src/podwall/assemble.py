@@ -23,7 +23,7 @@ from podwall.validation import (
     validate_pod,
 )
 
-__all__ = ["Loaded", "assemble"]
+__all__ = ["Loaded", "assemble", "build_cluster"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +88,13 @@ def assemble(
         warnings=tuple(warnings),
         invalid=tuple(invalid),
     )
+
+
+def build_cluster(objects: Sequence[Decoded]) -> tuple[Cluster, tuple[str, ...]]:
+    """The Cluster of decoded, defaulted and valid objects, and its warnings (implied
+    namespaces): for callers that decode objects one at a time, as the node agent does."""
+    warnings: list[str] = []
+    return _cluster(objects, warnings), tuple(warnings)
 
 
 def _cluster(objects: Sequence[Decoded], warnings: list[str]) -> Cluster:
