@@ -2,7 +2,9 @@
 
 Needs root, iproute2 and nftables. Everything the lab makes is named `podwall-...` and recorded
 in `~/.podwall/lab/state.json` ($PODWALL_HOME), so `podwall lab down` removes it all, even
-after a crash.
+after a crash. By default the lab runs as a cluster: a lab API server (kubeconfig in
+`<home>/lab/kubeconfig`) and one `podwall agent` per node enforce; `apply`, `delete` and `label`
+write to the API and return once every agent enforces the change.
 """
 
 from __future__ import annotations
@@ -16,16 +18,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from podwall.cli_apiserver import api_server
 from podwall.cli_common import say
 from podwall.dataplane.names import object_suffix
 from podwall.errors import EXIT_DENIED
 from podwall.inputs import read_documents
-from podwall.lab import control
+from podwall.lab import cluster, control
 from podwall.lab.errors import LabError
+from podwall.lab.netns import NETNS_PREFIX
 from podwall.lab.probe import probe
 from podwall.lab.state import LabState, check_environment, down, load_state, up
 from podwall.lab.topology import Topology, default_topology, load_topology
-from podwall.model import Direction
+from podwall.model import Direction, NetworkPolicy
 from podwall.render.data import dump, write_matrix
 from podwall.render.text import matrix_view
 from podwall.semantics import (
@@ -87,8 +91,18 @@ def lab_up(
     ] = None,
     ipblock: Annotated[str, typer.Option("--ipblock", help="calico | cilium")] = "calico",
     node_traffic: Annotated[bool, typer.Option("--node-traffic/--no-node-traffic")] = True,
+    agents: Annotated[
+        bool,
+        typer.Option("--agents/--no-agents", help="Run the lab API server and one `podwall "
+                     "agent` per node (default); --no-agents: the CLI applies nft itself"),
+    ] = True,
+    prefix: Annotated[
+        str, typer.Option("--prefix", help="Name prefix of the lab's network namespaces "
+                          "(starts with podwall-; lets two labs run side by side)"),
+    ] = NETNS_PREFIX,
 ) -> None:
-    """Build the lab: nodes, pods with IPv4 and IPv6, a server on every declared port."""
+    """Build the lab: nodes, pods with IPv4 and IPv6, a server on every declared port, the
+    lab API server and a node agent per node."""
     if ipblock not in ("calico", "cilium"):
         raise LabError("--ipblock must be calico or cilium")
     if topology is not None and bundled is not None:
@@ -101,23 +115,28 @@ def lab_up(
     check_environment()
     if load_state() is not None:
         raise LabError("a lab is already up: `podwall lab down` first")
-    state = up(load_topology(topology) if topology else default_topology())
+    state = up(load_topology(topology) if topology else default_topology(), prefix=prefix)
+    options = Options(ipblock_matches_cluster=ipblock == "calico", allow_node_local=node_traffic)
     try:
-        control.set_options(
-            state,
-            Options(ipblock_matches_cluster=ipblock == "calico", allow_node_local=node_traffic),
-        )
-        control.enforce(state)
-    except Exception:
+        control.set_options(state, options)
+        if agents:
+            cluster.start_cluster(state, options)
+        else:
+            control.enforce(state)
+    except BaseException:
         down(state)
         raise
     topology = _topology(state)
+    for notice in state.notices:
+        say(f"notice: {notice}")
     say(
         f"lab up: {len(topology.nodes)} nodes, {len(topology.pods)} pods, "
         f"ipBlock mode {ipblock}, node traffic {'allowed' if node_traffic else 'judged'}"
     )
-    for notice in state.notices:
-        say(f"notice: {notice}")
+    if agents:
+        api = state.services[cluster.API_SERVICE]
+        say(f"lab API at {api.url}, {len(topology.nodes)} node agents ready; kubeconfig:")
+        sys.stdout.write(f"{cluster.kubeconfig_path(state)}\n")  # the last line: scripts read it
 
 
 @lab_app.command("apply")
@@ -135,7 +154,14 @@ def lab_apply(
 ) -> None:
     """Create or update NetworkPolicies in the lab, as `kubectl apply -f` does."""
     state = _state()
-    for line in control.apply_objects(state, _documents(files), namespace):
+    if kubeapi().uses_api(state):
+        loaded = control.validate_policies(_documents(files), namespace)
+        policies = [p for p in loaded.objects if isinstance(p, NetworkPolicy)]
+        lines = kubeapi().apply_policies(state, policies)
+        kubeapi().wait_enforced(state)
+    else:
+        lines = control.apply_objects(state, _documents(files), namespace)
+    for line in lines:
         say(line)
     if flush_conntrack:
         control.flush_connections(state)
@@ -148,7 +174,12 @@ def lab_delete(
 ) -> None:
     """Delete the NetworkPolicies named in FILE, as `kubectl delete -f` does."""
     state = _state()
-    for line in control.delete_objects(state, _documents(files), namespace):
+    if kubeapi().uses_api(state):
+        lines = kubeapi().delete_policies(state, _documents(files), namespace)
+        kubeapi().wait_enforced(state)
+    else:
+        lines = control.delete_objects(state, _documents(files), namespace)
+    for line in lines:
         say(line)
 
 
@@ -159,17 +190,30 @@ def lab_label(
     namespace: Annotated[bool, typer.Option("--namespace", help="label a namespace")] = False,
 ) -> None:
     """Change a pod's or a namespace's labels; enforcement follows at once."""
-    say(control.relabel(_state(), target, labels, namespace=namespace))
+    state = _state()
+    if kubeapi().uses_api(state):
+        line = kubeapi().relabel(state, target, labels, namespace=namespace)
+        kubeapi().wait_enforced(state)
+    else:
+        line = control.relabel(state, target, labels, namespace=namespace)
+    say(line)
 
 
 @lab_app.command("status")
 def lab_status(output: Annotated[str, typer.Option("-o", "--output")] = "table") -> None:
-    """Nodes, pods (addresses, labels, isolation, denied counts) and policies."""
+    """The API server and node agents (ready or not), then pods (addresses, labels,
+    isolation, denied counts) and policies."""
     state = _state()
-    cluster = control.lab_cluster(state).cluster
+    services = [_service_row(r) for r in state.services.values()]
+    try:
+        lab = control.desired_cluster(state)
+    except LabError:
+        if output == "table" and services:  # what runs and what does not, before the error
+            out.print(_services_table(state, services))
+        raise
     counters = control.read_lab_counters(state)
     rows = []
-    for pod in cluster.pods:
+    for pod in lab.pods:
         deny = {
             w: counters.get(pod.node_name, {}).get(f"deny_{w}_{object_suffix(pod.key)}", 0)
             for w in ("ingress", "egress")
@@ -181,10 +225,10 @@ def lab_status(output: Annotated[str, typer.Option("-o", "--output")] = "table")
                 "ips": list(pod.ips),
                 "labels": pod.labels.to_dict(),
                 "ingressIsolatedBy": [
-                    p.key for p in isolating_policies(pod, Direction.INGRESS, cluster.policies)
+                    p.key for p in isolating_policies(pod, Direction.INGRESS, lab.policies)
                 ],
                 "egressIsolatedBy": [
-                    p.key for p in isolating_policies(pod, Direction.EGRESS, cluster.policies)
+                    p.key for p in isolating_policies(pod, Direction.EGRESS, lab.policies)
                 ],
                 "deniedIngress": deny["ingress"],
                 "deniedEgress": deny["egress"],
@@ -192,11 +236,14 @@ def lab_status(output: Annotated[str, typer.Option("-o", "--output")] = "table")
         )
     if output != "table":
         sys.stdout.write(
-            dump({"pods": rows, "policies": [p.key for p in cluster.policies]}, output)
+            dump({"pods": rows, "policies": [p.key for p in lab.policies],
+                  "services": services}, output)
         )
         return
+    if services:
+        out.print(_services_table(state, services))
     table = Table(
-        title=f"lab: {len(rows)} pods, {len(cluster.policies)} policies", title_justify="left"
+        title=f"lab: {len(rows)} pods, {len(lab.policies)} policies", title_justify="left"
     )
     for col in (
         "pod",
@@ -262,7 +309,9 @@ def lab_probe(
     port: Annotated[
         list[str],
         typer.Option(
-            "--port", "-p", help="PORT[/PROTOCOL], repeatable (default: every port the lab serves)"
+            "--port",
+            "-p",
+            help="PORT or PORT/PROTOCOL, repeatable (default: every port the lab serves)",
         ),
     ] = [],  # noqa: B006
     ip_family: Annotated[int, typer.Option("--ip-family", help="4 or 6")] = 4,
@@ -299,7 +348,7 @@ def lab_probe(
     if compare:
         options = control.lab_options(state)
         expected = compute_matrix(
-            control.lab_cluster(state).cluster,
+            control.desired_cluster(state),
             list(observed.ports),
             Options(
                 ipblock_matches_cluster=options.ipblock_matches_cluster,
@@ -327,3 +376,44 @@ def lab_down() -> None:
         f"lab down: removed {len(removed.namespaces)} namespaces and stopped "
         f"{len(removed.agents)} agents"
     )
+
+
+@lab_app.command("restart")
+def lab_restart(
+    names: Annotated[
+        list[str] | None,
+        typer.Argument(help="api-server, or a node's name for its agent (default: every "
+                       "service not running)"),
+    ] = None,
+) -> None:
+    """Start the lab's API server or node agents again (stopping them first if running)."""
+    state = _state()
+    started = cluster.restart_services(state, names or [])
+    say(f"started: {', '.join(started) or 'nothing (every service runs)'}")
+
+
+def _service_row(record: cluster.ServiceRecord) -> dict:
+    status = cluster.status_of(record)
+    return {"name": status.name, "pid": status.pid, "url": status.url,
+            "running": status.running, "ready": status.ready, "why": status.why}
+
+
+def _services_table(state: LabState, rows: list[dict]) -> Table:
+    table = Table(title=f"cluster (kubeconfig: {cluster.kubeconfig_path(state)})",
+                  title_justify="left")
+    for col in ("service", "pid", "url", "state"):
+        table.add_column(col)
+    for r in rows:
+        word = "ready" if r["ready"] else "running, not ready" if r["running"] else "stopped"
+        table.add_row(r["name"], str(r["pid"]), r["url"],
+                      word if r["ready"] or not r["running"] else f"{word}: {r['why']}")
+    return table
+
+
+def kubeapi():
+    from podwall.lab import kubeapi as module
+
+    return module
+
+
+lab_app.command("api-server")(api_server)

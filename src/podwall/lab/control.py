@@ -1,10 +1,11 @@
 """What the lab enforces, and making its nodes enforce it.
 
 The lab's cluster is its topology (namespaces, pods) plus what users applied: NetworkPolicies
-and label changes, kept in the state file. Every change is validated as the API server would
-before anything is stored; then each node's ruleset is compiled and applied atomically. If any
-node refuses its update, nodes already updated are put back and the stored objects restored:
-nothing is half-applied.
+and label changes, kept in the state file (once the lab runs as a cluster, its API server holds
+them instead: see `kubeapi`; `desired_cluster` reads either). Every change is validated as the
+API server would before anything is stored; then each node's ruleset is compiled and applied
+atomically. If any node refuses its update, nodes already updated are put back and the stored
+objects restored: nothing is half-applied.
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ from podwall.errors import InvalidObjects
 from podwall.lab.errors import LabError
 from podwall.lab.state import LabState, save_state
 from podwall.lab.topology import Topology, topology_manifests
-from podwall.model import Direction, NetworkPolicy
+from podwall.model import Cluster, Direction, NetworkPolicy
 from podwall.semantics import ClusterIndex, Options, isolating_policies
 
 __all__ = [
     "DropReport",
     "apply_objects",
     "delete_objects",
+    "desired_cluster",
     "enforce",
     "flush_connections",
     "lab_cluster",
@@ -48,8 +50,10 @@ __all__ = [
     "read_lab_counters",
     "read_lab_drops",
     "relabel",
+    "relabelled",
     "set_desired",
     "set_options",
+    "validate_policies",
 ]
 
 POLICIES, LABELS, NS_LABELS, OPTIONS, RULESETS = (
@@ -104,7 +108,16 @@ def _assemble(state: LabState, data: Mapping[str, Any]) -> Loaded:
 
 
 def lab_cluster(state: LabState) -> Loaded:
+    """The cluster as the state file holds it (a lab driven by `enforce`)."""
     return _assemble(state, state.data)
+
+
+def desired_cluster(state: LabState) -> Cluster:
+    """What the lab should enforce: the lab API's cluster when it runs as a cluster (its
+    agents enforce), else the state file's."""
+    from podwall.lab import kubeapi  # the kubernetes client, only when needed
+
+    return kubeapi.api_cluster(state) if kubeapi.uses_api(state) else lab_cluster(state).cluster
 
 
 def enforce(state: LabState, runner_for: RunnerFor = netns_runner) -> dict[str, str]:
@@ -149,7 +162,7 @@ def _commit(state: LabState, new_data: dict[str, Any], runner_for: RunnerFor) ->
         raise
 
 
-def _policies_only(manifests: Sequence[Mapping[str, Any]], default_ns: str) -> Loaded:
+def validate_policies(manifests: Sequence[Mapping[str, Any]], default_ns: str) -> Loaded:
     loaded = assemble([("input", m) for m in manifests], default_ns=default_ns)
     if loaded.invalid:
         raise InvalidObjects(list(loaded.invalid))
@@ -169,7 +182,7 @@ def apply_objects(
     runner_for: RunnerFor = netns_runner,
 ) -> list[str]:
     """Store and enforce NetworkPolicies; kubectl's one line per object."""
-    loaded = _policies_only(manifests, default_ns)
+    loaded = validate_policies(manifests, default_ns)
     data = copy.deepcopy(state.data)
     policies = data.setdefault(POLICIES, {})
     lines = []
@@ -214,7 +227,7 @@ def set_desired(
     runner_for: RunnerFor = netns_runner,
 ) -> None:
     """Replace everything users applied (policies, label changes) with exactly this, at once."""
-    loaded = _policies_only(policies, "default")
+    loaded = validate_policies(policies, "default")
     data = copy.deepcopy(state.data)
     data[POLICIES] = {p.key: encode_object(p) for p in loaded.objects
                       if isinstance(p, NetworkPolicy)}
@@ -223,7 +236,7 @@ def set_desired(
     _commit(state, data, runner_for)
 
 
-def _relabelled(current: Mapping[str, str], assignments: Sequence[str]) -> dict[str, str]:
+def relabelled(current: Mapping[str, str], assignments: Sequence[str]) -> dict[str, str]:
     labels = dict(current)
     for item in assignments:
         if item.endswith("-") and "=" not in item:
@@ -251,13 +264,13 @@ def relabel(
         ns = cluster.namespace(target)
         if ns is None:
             raise LabError(f'namespaces "{target}" not found')
-        data.setdefault(NS_LABELS, {})[target] = _relabelled(ns.labels, assignments)
+        data.setdefault(NS_LABELS, {})[target] = relabelled(ns.labels, assignments)
         kind = "namespace"
     else:
         pod = cluster.pod(target)
         if pod is None:
             raise LabError(f'pods "{target}" not found (write ns/name)')
-        data.setdefault(LABELS, {})[target] = _relabelled(pod.labels, assignments)
+        data.setdefault(LABELS, {})[target] = relabelled(pod.labels, assignments)
         kind = "pod"
     _commit(state, data, runner_for)
     return f"{kind}/{target.split('/')[-1]} labeled"
@@ -288,7 +301,7 @@ class DropReport:
 
 
 def read_lab_drops(state: LabState, runner_for: RunnerFor = netns_runner) -> list[DropReport]:
-    cluster = lab_cluster(state).cluster
+    cluster = desired_cluster(state)
     index = ClusterIndex.build(cluster)
     reports = []
     for node in _topology(state).nodes:

@@ -6,9 +6,11 @@ after a crash knows what to remove. Runtime files (agent sockets and logs) live 
 `<home>/lab/run/`. `LabState.data` is free-form for callers (applied policies, label changes);
 it is stored as the file's `objects`.
 
-`down` is idempotent and needs no state file: it stops recorded agents (only processes whose
-command line is a lab agent), deletes the recorded namespaces, then sweeps any namespace left
-with the lab's prefix (`podwall-`: ours by name), and removes the run dir and the state file.
+`down` is idempotent and needs no state file: it stops the recorded API server and node agents
+(`cluster`), then the pod agents (only processes whose command line is a lab agent), deletes
+the recorded namespaces, then sweeps any namespace left with the lab's prefix (`podwall-`: ours
+by name), and removes the run dir, the API's database, the kubeconfig and the state file (the
+logs under `<home>/lab/logs/` stay for a post-mortem).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from podwall.lab import network, supervise
+from podwall.lab import cluster, network, supervise
+from podwall.lab.cluster import ServiceRecord
 from podwall.lab.errors import LabEnvironmentError, LabError, LabSetupError, LabStateError
 from podwall.lab.netns import NETNS_PREFIX, check_netns_name, list_namespaces
 from podwall.lab.network import LabNames
@@ -61,6 +64,7 @@ class LabState:
     topology: Topology | None = None
     namespaces: list[str] = field(default_factory=list)
     agents: dict[str, AgentRecord] = field(default_factory=dict)
+    services: dict[str, ServiceRecord] = field(default_factory=dict)  # API server, node agents
     sctp: bool = False  # whether the kernel serves SCTP; probes of SCTP need it
     data: dict[str, Any] = field(default_factory=dict)  # free-form; the file's "objects"
 
@@ -109,6 +113,10 @@ class LabState:
         self.agents[record.name] = record
         save_state(self)
 
+    def record_service(self, record: ServiceRecord) -> None:
+        self.services[record.name] = record
+        save_state(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Removed:
@@ -132,6 +140,7 @@ def save_state(state: LabState) -> None:
         "prefix": state.prefix,
         "namespaces": state.namespaces,
         "agents": {k: asdict(v) for k, v in state.agents.items()},
+        "services": {k: asdict(v) for k, v in state.services.items()},
         "topology": dump_topology(state.topology) if state.topology else None,
         "sctp": state.sctp,
         "objects": state.data,
@@ -153,6 +162,9 @@ def load_state(home: str | Path | None = None) -> LabState | None:
             topology=parse_topology(topology, str(path)) if topology else None,
             namespaces=[check_netns_name(n) for n in document.get("namespaces", [])],
             agents={k: AgentRecord(**v) for k, v in document.get("agents", {}).items()},
+            services={
+                k: ServiceRecord(**v) for k, v in document.get("services", {}).items()
+            },
             sctp=bool(document.get("sctp", False)),
             data=document.get("objects", {}),
         )
@@ -211,7 +223,7 @@ def up(
 
 def _refuse_existing(state: LabState) -> None:
     recorded = load_state(state.home)
-    if recorded is not None and (recorded.namespaces or recorded.agents):
+    if recorded is not None and (recorded.namespaces or recorded.agents or recorded.services):
         raise LabStateError(
             f"a lab is already up (state in {recorded.path}): run `podwall lab down` first"
         )
@@ -251,11 +263,15 @@ def _remove(state: LabState, *, sweep: bool) -> Removed:
     """
     swept = list_namespaces(state.prefix) if sweep else []
     namespaces = sorted(set(list_namespaces(NETNS_PREFIX)) & {*state.namespaces, *swept})
+    services = cluster.stop_services(state.services.values())  # before their namespaces go
     recorded = [r.pid for r in state.agents.values() if supervise.is_agent(r.pid, r.socket)]
-    stopped = supervise.stop_agents([*recorded, *supervise.agent_pids_in(namespaces)])
+    pods = supervise.stop_agents([*recorded, *supervise.agent_pids_in(namespaces)])
     network.teardown(state, namespaces)
     shutil.rmtree(state.run_dir, ignore_errors=True)
+    if services or state.services:
+        cluster.forget_files(state)
     state.path.unlink(missing_ok=True)
     state.namespaces.clear()
     state.agents.clear()
-    return Removed(agents=tuple(stopped), namespaces=tuple(namespaces))
+    state.services.clear()
+    return Removed(agents=tuple([*services, *pods]), namespaces=tuple(namespaces))
