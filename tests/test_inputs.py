@@ -169,7 +169,8 @@ def test_a_redefined_object_warns_and_the_last_wins():
 
 
 CORE = ("model", "decode", "defaults", "assemble", "encode", "validation", "semantics",
-        "dataplane/compile", "dataplane/ruleset", "dataplane/names", "dataplane/sets", "lint")
+        "dataplane/compile", "dataplane/ruleset", "dataplane/names", "dataplane/sets", "lint",
+        "exposure")
 FORBIDDEN = {
     "subprocess",
     "socket",
