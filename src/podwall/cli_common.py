@@ -5,13 +5,30 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
+from typing import Annotated
+
+import typer
 
 from podwall.assemble import Loaded, assemble
 from podwall.errors import InputError, InvalidObjects
 from podwall.inputs import read_documents
+from podwall.kube import KUBE_PREFIX, ClusterSource, is_cluster_reference, read_cluster
 from podwall.semantics import PortSpec, parse_port_spec
 
-__all__ = ["IPBlockMode", "load_input", "parse_port", "parse_ports", "say", "warn"]
+__all__ = ["ClusterSource", "IPBlockMode", "load_input", "parse_port", "parse_ports", "say", "warn"]
+
+
+Kubeconfig = Annotated[
+    str | None,
+    typer.Option(
+        "--kubeconfig",
+        help="Read a live cluster with this kubeconfig (default without -f: $KUBECONFIG, "
+        "then ~/.kube/config).",
+    ),
+]
+KubeContext = Annotated[
+    str | None, typer.Option("--context", help="Kubeconfig context (default: the current one).")
+]
 
 
 class IPBlockMode(StrEnum):
@@ -29,18 +46,28 @@ def warn(text: str) -> None:
 
 
 def load_input(
-    files: list[str], namespace: str | None, legacy_cidr: bool, *, require_valid: bool = True
+    files: list[str],
+    namespace: str | None,
+    legacy_cidr: bool,
+    *,
+    require_valid: bool = True,
+    cluster: ClusterSource | None = None,
 ) -> Loaded:
-    """Read `-f` arguments, validate as the API server would, tell notices and warnings on
-    stderr; invalid objects stop the command (exit 2) unless the caller reports them itself."""
+    """Read `-f` arguments (files, directories, `-`, or `kube:[CONTEXT]` for a live cluster;
+    with none, the cluster of `cluster` or of the default kubeconfig), validate as the API
+    server would, tell notices and warnings on stderr; invalid objects stop the command
+    (exit 2) unless the caller reports them itself."""
+    pairs: list[tuple[str, dict]] = []
+    paths = [f for f in files if not is_cluster_reference(f)]
+    for ref in (f for f in files if is_cluster_reference(f)):
+        context = ref[len(KUBE_PREFIX) :] or (cluster.context if cluster else None)
+        pairs += read_cluster(ClusterSource(cluster.kubeconfig if cluster else None, context))
     if not files:
-        raise InputError(
-            "no input: give one or more -f FILE|DIR|- "
-            "(for example: kubectl get ns,pods,netpol -A -o yaml | podwall ... -f -)"
-        )
-    docs = read_documents(files)
+        pairs += read_cluster(cluster or ClusterSource())
+    if paths:
+        pairs += [(d.source, d.manifest) for d in read_documents(paths)]
     loaded = assemble(
-        [(d.source, d.manifest) for d in docs],
+        pairs,
         default_ns=namespace or "default",
         strict_cidr=not legacy_cidr,
     )
