@@ -8,6 +8,8 @@ need=()
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v conntrack >/dev/null 2>&1 || need+=(conntrack)
+# The lab API's tests drive it with a real kubectl: the one on PATH, else Debian's.
+command -v kubectl >/dev/null 2>&1 || need+=(kubernetes-client)
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "the test suite needs ${need[*]} (Debian packages) and root: run it as root" >&2

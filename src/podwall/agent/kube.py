@@ -63,7 +63,7 @@ class KindApi:
         """A watch stream (an urllib3 response) from `resource_version`, with bookmarks; the
         server ends it after `timeout` seconds, the client gives up 30 s later."""
         return self.call(
-            watch="true", allow_watch_bookmarks="true", resource_version=resource_version,
+            watch=True, allow_watch_bookmarks=True, resource_version=resource_version,
             timeout_seconds=timeout, _preload_content=False,
             _request_timeout=(CONNECT_TIMEOUT, timeout + 30.0),
         )
