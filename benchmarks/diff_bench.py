@@ -12,8 +12,9 @@ by a seeded RNG, so both tools see identical, reproducible input. Both sides are
 
 NCA's run counts only when it read both sides (two "cluster has N unique endpoints" lines with
 N > 0) and reported a verdict ("semantically equivalent" or not). podwall's time is the whole
-command in-process (read, validate, two matrices, grouping, JSON); NCA's includes interpreter
-start-up (about 0.3 s).
+command in-process (read, validate, compare, grouping, JSON); NCA's includes interpreter
+start-up (about 0.3 s). `--phases` also times podwall's phases one by one, to show where the
+time goes.
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from typing import Any
 import typer
 from typer.testing import CliRunner
 
+from podwall.cli_common import load_input
 from podwall.cli_diff import diff
+from podwall.diff import compare, diff_data, summarize
+from podwall.render.data import dump
 
 try:  # benchmarks/ is a source root (see pyproject's ruff config); also allow the package path
     from synthetic import generate_cluster, write_cluster
@@ -100,6 +104,20 @@ def time_podwall(old: Path, new: Path) -> tuple[float, int]:
     return seconds, result.exit_code
 
 
+def time_phases(old: Path, new: Path) -> dict[str, float]:
+    """Where podwall's time goes: the same work as `time_podwall`, one phase at a time."""
+    marks = [("start", time.perf_counter())]
+    sides = [load_input([str(path)], None, False).cluster for path in (old, new)]
+    marks.append(("read+validate", time.perf_counter()))
+    changes = compare(*sides)
+    marks.append(("compare", time.perf_counter()))
+    report = summarize(changes)
+    marks.append(("group", time.perf_counter()))
+    dump(diff_data(report), "json")
+    marks.append(("json", time.perf_counter()))
+    return {name: t - marks[i][1] for i, (name, t) in enumerate(marks[1:])}
+
+
 def nca_command(old: Path, new: Path, out_file: Path) -> list[str]:
     return [sys.executable, "-m", "nca",
             "--semantic_diff", str(new / "policies"),
@@ -141,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default=",".join(f"{p}/{n}" for p, n in SIZES),
                     help="PODS/POLICIES,... (default: %(default)s)")
     ap.add_argument("--workdir", help="where clusters are written (default: a temp dir)")
+    ap.add_argument("--phases", action="store_true",
+                    help="also time podwall's phases (read, compare, group, json) separately")
     args = ap.parse_args(argv)
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="podwall-diff-"))
     sizes = [tuple(int(x) for x in s.split("/")) for s in args.sizes.split(",")]
@@ -161,6 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         shown = f"{theirs:>9.2f}" if theirs else f"{'-':>9}"
         print(f"{pods:>6} {policies:>8} {ours:>10.2f} {shown} {ratio}  {detail}"
               f"{'' if code else ' (podwall: no change?)'}", flush=True)
+        if args.phases:
+            phases = time_phases(old / "cluster.yaml", new / "cluster.yaml")
+            print("       podwall phases: " + ", ".join(f"{k} {v:.2f} s" for k, v in
+                                                      phases.items()), flush=True)
     return 0
 
 

@@ -15,11 +15,12 @@ from podwall.diff.group import (
     DiffReport,
     PairChange,
     PodSet,
+    group_cells,
     group_changes,
     render_port_ranges,
     summarize,
 )
-from podwall.diff.report import diff_data, diff_markdown, diff_view
+from podwall.diff.report import diff_data, diff_markdown, diff_notes, diff_summary, diff_view
 
 __all__ = [
     "Blame",
@@ -35,8 +36,11 @@ __all__ = [
     "compare_policies",
     "diff_data",
     "diff_markdown",
+    "diff_notes",
     "diff_ports",
+    "diff_summary",
     "diff_view",
+    "group_cells",
     "group_changes",
     "render_port_ranges",
     "summarize",

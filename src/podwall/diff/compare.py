@@ -1,14 +1,15 @@
 """What a change to the manifests does to connectivity: the cells it opens and the cells it closes.
 
-Pure. Both sides are computed with `compute_matrix` over the pods present on both sides (by
-`ns/name`) and the same ports, so a cell is opened when NEW allows it and OLD did not
-(`new & ~old`) and closed the other way round. Pods present on one side only cannot be compared
-cell by cell; they are listed as added or removed. Policies are compared by `ns/name` and spec.
+Pure. Both sides are judged over the pods present on both sides (by `ns/name`) and the same
+ports: a cell is opened when NEW allows it and OLD did not, closed the other way round. Pods
+present on one side only cannot be compared cell by cell; they are listed as added or removed.
+Policies are compared by `ns/name` and spec.
 
-Speed: pods that `compute_matrix` treats alike on BOTH sides form one unit; each side's matrix
-is computed over one pod per unit (plus a small matrix over a second pod of each unit, for the
-value between two distinct pods of one unit). The diff is then units x units, not pods x pods,
-and `cells()` expands it to pods when asked.
+Speed, in two steps. Pods the matrix treats alike on BOTH sides form one unit, so the diff is
+units x units, never pods x pods. And only what the change reaches is computed (see
+`podwall.diff.reach`): the rows of sources and the columns of destinations whose verdicts can
+differ, on each side with `ClassMatrix.block`; every other cell is equal on both sides by
+construction. Changed cells stay sparse, as flat unit-pair indices `a * unit_count + b`.
 """
 
 from __future__ import annotations
@@ -18,19 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from podwall.model import Cluster, Direction, Labels, Namespace, NetworkPolicy, Pod
-from podwall.semantics import (
-    ClusterIndex,
-    Options,
-    PortSpec,
-    compute_matrix,
-    declared_ports,
-    isolating_policies,
-)
-
-# The matrix's own notion of pods no policy can tell apart: the diff must split no finer and no
-# coarser. Private to semantics.matrix; it should become a public `pod_classes` there.
-from podwall.semantics.matrix import group_pods as matrix_classes
+from podwall.diff.reach import Blame, Reach, UnitClasses, blame_units, reach_units
+from podwall.model import Cluster, Labels, Namespace, NetworkPolicy, Pod
+from podwall.semantics import Options, PortSpec, declared_ports
+from podwall.semantics.matrix import ClassMatrix
 
 __all__ = [
     "Blame",
@@ -42,9 +34,6 @@ __all__ = [
     "compare_policies",
     "diff_ports",
 ]
-
-# "egress" / "ingress" -> per unit, the changed policies selecting it in that direction
-Blame = dict[str, tuple[frozenset[str], ...]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -72,9 +61,12 @@ class Units:
 class Changes:
     """Everything `podwall diff` reports, before grouping.
 
-    `opened[port.key][a, b]`: NEW allows pods of unit a -> (other) pods of unit b and OLD did
-    not; `closed` the other way round. `pods_old` and `pods_new` hold the compared pods (same
-    keys, same order), each as its side declares it; `unit_of_pod[i]` is pod i's unit.
+    `opened_cells[port.key]`: sorted flat indices `a * unit_count + b` of the unit pairs where
+    NEW allows pods of unit a -> (other) pods of unit b and OLD did not; `closed_cells` the
+    other way round. A pair is listed only if it stands for at least one pod pair (a one-pod
+    unit never pairs with itself). `pods_old` and `pods_new` hold the compared pods (same keys,
+    same order), each as its side declares it; `unit_of_pod[i]` is pod i's unit. `blame`: per
+    unit, the changed policies selecting it (see `blame_policies`).
     """
 
     old: Cluster
@@ -83,11 +75,12 @@ class Changes:
     pods_new: tuple[Pod, ...]
     unit_of_pod: np.ndarray
     ports: tuple[PortSpec, ...]
-    opened: dict[str, np.ndarray]
-    closed: dict[str, np.ndarray]
+    opened_cells: dict[str, np.ndarray]
+    closed_cells: dict[str, np.ndarray]
     added_pods: tuple[str, ...]
     removed_pods: tuple[str, ...]
     policies: PolicyChanges
+    blame: Blame
     relabeled_namespaces: tuple[str, ...] = ()
 
     @property
@@ -98,9 +91,28 @@ class Changes:
     def unit_count(self) -> int:
         return int(self.unit_of_pod.max()) + 1 if len(self.unit_of_pod) else 0
 
+    @property
+    def opened(self) -> dict[str, np.ndarray]:
+        """`opened_cells` as dense unit x unit grids: unit_count² bytes a port, small inputs."""
+        return {key: self._dense(flat) for key, flat in self.opened_cells.items()}
+
+    @property
+    def closed(self) -> dict[str, np.ndarray]:
+        """`closed_cells` as dense unit x unit grids."""
+        return {key: self._dense(flat) for key, flat in self.closed_cells.items()}
+
+    def _dense(self, flat: np.ndarray) -> np.ndarray:
+        grid = np.zeros(self.unit_count * self.unit_count, dtype=bool)
+        grid[flat] = True
+        return grid.reshape(self.unit_count, self.unit_count)
+
+    def sizes(self) -> np.ndarray:
+        """Pods per unit."""
+        return np.bincount(self.unit_of_pod, minlength=self.unit_count).astype(np.int64)
+
     def weights(self) -> np.ndarray:
         """Per unit pair, how many (src, dst) pod pairs one unit-level cell stands for."""
-        sizes = np.bincount(self.unit_of_pod, minlength=self.unit_count).astype(np.int32)
+        sizes = self.sizes()
         return np.outer(sizes, sizes) - np.diag(sizes)  # a pod never changes towards itself
 
     def units(self, side: str) -> Units:
@@ -116,13 +128,17 @@ class Changes:
 
     def cells(self, which: str) -> set[tuple[str, str, str]]:
         """Every (src, dst, port key) opened or closed, pod by pod: for tests and small inputs."""
-        grids = self.opened if which == "opened" else self.closed
+        grids = self.opened_cells if which == "opened" else self.closed_cells
         keys = self.pod_keys
+        members: list[list[int]] = [[] for _ in range(self.unit_count)]
+        for i, unit in enumerate(self.unit_of_pod.tolist()):
+            members[unit].append(i)
         found: set[tuple[str, str, str]] = set()
-        for port, grid in grids.items():
-            expanded = grid[self.unit_of_pod][:, self.unit_of_pod]
-            np.fill_diagonal(expanded, False)
-            found |= {(keys[i], keys[j], port) for i, j in zip(*np.nonzero(expanded), strict=True)}
+        for port, flat in grids.items():
+            for a, b in zip(*np.divmod(flat, max(self.unit_count, 1)), strict=True):
+                found |= {
+                    (keys[i], keys[j], port) for i in members[a] for j in members[b] if i != j
+                }
         return found
 
 
@@ -156,47 +172,58 @@ def diff_ports(old: Cluster, new: Cluster) -> tuple[PortSpec, ...]:
     return tuple(sorted(set(declared_ports(old.pods)) | set(declared_ports(new.pods))))
 
 
-def _units(
-    old: Cluster, new: Cluster, pods_old: Sequence[Pod], pods_new: Sequence[Pod], options: Options
-) -> tuple[np.ndarray, list[int], list[int]]:
-    """Pods alike for the matrix on both sides share a unit: (unit of each pod, first pod of
-    each unit, second pod of each unit that has one, or -1)."""
-    before = matrix_classes(pods_old, old, options, ClusterIndex.build(old))[0]
-    after = matrix_classes(pods_new, new, options, ClusterIndex.build(new))[0]
+def _units(before: np.ndarray, after: np.ndarray) -> tuple[np.ndarray, UnitClasses]:
+    """Pods in one class on both sides share a unit, numbered in first-seen order: (unit of
+    each pod, each unit's class on each side)."""
     ids: dict[tuple[int, int], int] = {}
-    unit_of_pod = np.empty(len(pods_new), dtype=np.intp)
-    firsts: list[int] = []
-    seconds: list[int] = []
+    unit_of_pod = np.empty(len(before), dtype=np.intp)
     for i, pair in enumerate(zip(before.tolist(), after.tolist(), strict=True)):
-        unit = ids.setdefault(pair, len(ids))
-        if unit == len(firsts):
-            firsts.append(i)
-            seconds.append(-1)
-        elif seconds[unit] < 0:
-            seconds[unit] = i
-        unit_of_pod[i] = unit
-    return unit_of_pod, firsts, seconds
+        unit_of_pod[i] = ids.setdefault(pair, len(ids))
+    pairs = np.array(list(ids), dtype=np.intp).reshape(len(ids), 2)
+    return unit_of_pod, UnitClasses(old=pairs[:, 0].copy(), new=pairs[:, 1].copy())
 
 
-def _unit_matrix(
-    cluster: Cluster,
-    ports: Sequence[PortSpec],
-    options: Options,
-    pods: Sequence[Pod],
-    units: tuple[list[int], list[int]],
-) -> dict[str, np.ndarray]:
-    """Unit x unit allowed grids from two matrices: one over a pod per unit, and one over the
-    (first, second) pods of units with two or more, whose cell is the value between two
-    distinct pods of a unit (the first matrix's diagonal only says "a pod to itself")."""
-    firsts, seconds = units
-    result = compute_matrix(cluster, ports, options, [pods[i] for i in firsts])
-    multi = [u for u, second in enumerate(seconds) if second >= 0]
-    pairs = [pods[firsts[u]] for u in multi] + [pods[seconds[u]] for u in multi]
-    within = compute_matrix(cluster, ports, options, pairs)
-    count = np.arange(len(multi))
-    for key, grid in result.allowed.items():
-        grid[multi, multi] = within.allowed[key][count, count + len(multi)]
-    return result.allowed
+def _flat(changed: np.ndarray, rows: np.ndarray, cols: np.ndarray, count: int) -> np.ndarray:
+    """A block's changed cells as flat unit pairs; `rows`, `cols`: the block's units."""
+    r, c = np.nonzero(changed)
+    return rows[r] * count + cols[c]
+
+
+def _changed_cells(
+    sides: tuple[ClassMatrix, ClassMatrix],
+    units: UnitClasses,
+    reach: Reach,
+    port: PortSpec,
+    sizes: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(opened, closed) flat unit pairs on one port, from the reached rows and columns only:
+    block A is reached sources x every unit, block B the other sources x reached destinations.
+    A one-pod unit's pair with itself stands for no pod pair and is dropped."""
+    before, after = sides
+    count = len(units.old)
+    rest = np.flatnonzero(~reach.is_row)
+    blocks = (
+        (
+            before.block(port, rows=units.old[reach.rows])[:, units.old],
+            after.block(port, rows=units.new[reach.rows])[:, units.new],
+            reach.rows,
+            np.arange(count),
+        ),
+        (
+            before.block(port, cols=units.old[reach.cols])[units.old[rest]],
+            after.block(port, cols=units.new[reach.cols])[units.new[rest]],
+            rest,
+            reach.cols,
+        ),
+    )
+    found = []
+    for gained in (True, False):
+        flat = np.concatenate(
+            [_flat(new > old if gained else old > new, r, c, count) for old, new, r, c in blocks]
+        )
+        src, dst = np.divmod(flat, max(count, 1))
+        found.append(np.sort(flat[(src != dst) | (sizes[src] > 1)]))
+    return found[0], found[1]
 
 
 def compare(
@@ -212,9 +239,12 @@ def compare(
     new_by_key = {p.key: p for p in new.pods}
     pods_new = tuple(p for p in new.pods if p.key in old_by_key)
     pods_old = tuple(old_by_key[p.key] for p in pods_new)
-    unit_of_pod, firsts, seconds = _units(old, new, pods_old, pods_new, options)
-    before = _unit_matrix(old, chosen, options, pods_old, (firsts, seconds))
-    after = _unit_matrix(new, chosen, options, pods_new, (firsts, seconds))
+    sides = (ClassMatrix(old, options, pods_old), ClassMatrix(new, options, pods_new))
+    unit_of_pod, units = _units(sides[0].of_pod, sides[1].of_pod)
+    reach = reach_units((old, new), (pods_old, pods_new), sides, units, unit_of_pod)
+    sizes = np.bincount(unit_of_pod, minlength=len(units.old))
+    cells = {p.key: _changed_cells(sides, units, reach, p, sizes) for p in chosen}
+    policies = compare_policies(old.policies, new.policies)
     return Changes(
         old=old,
         new=new,
@@ -222,43 +252,22 @@ def compare(
         pods_new=pods_new,
         unit_of_pod=unit_of_pod,
         ports=chosen,
-        opened={k: np.greater(after[k], before[k]) for k in after},  # new and not old
-        closed={k: np.greater(before[k], after[k]) for k in after},
+        opened_cells={key: found[0] for key, found in cells.items()},
+        closed_cells={key: found[1] for key, found in cells.items()},
         added_pods=tuple(sorted(new_by_key.keys() - old_by_key.keys())),
         removed_pods=tuple(sorted(old_by_key.keys() - new_by_key.keys())),
-        policies=compare_policies(old.policies, new.policies),
+        policies=policies,
         relabeled_namespaces=_relabeled(old.namespaces, new.namespaces),
-    )
-
-
-def _versions(changes: Changes) -> tuple[tuple[NetworkPolicy, ...], tuple[NetworkPolicy, ...]]:
-    """The changed policies as OLD has them, and as NEW has them."""
-    gone = set(changes.policies.removed + changes.policies.changed)
-    came = set(changes.policies.added + changes.policies.changed)
-    return (
-        tuple(p for p in changes.old.policies if p.key in gone),
-        tuple(p for p in changes.new.policies if p.key in came),
+        blame=blame_units(
+            (old, new),
+            (policies.removed + policies.changed, policies.added + policies.changed),
+            sides,
+            units,
+        ),
     )
 
 
 def blame_policies(changes: Changes) -> Blame:
     """Per unit, which changed policies select its pods on either side: those that can have
-    opened or closed its connections (as a destination for ingress, as a source for egress).
-    Pods of a unit share namespace and labels on both sides, so one pod answers for all."""
-    before, after = _versions(changes)
-    reps: dict[int, int] = {}
-    for i, unit in enumerate(changes.unit_of_pod.tolist()):
-        reps.setdefault(unit, i)
-    egress: list[frozenset[str]] = []
-    ingress: list[frozenset[str]] = []
-    for unit in range(changes.unit_count):
-        old_pod, new_pod = changes.pods_old[reps[unit]], changes.pods_new[reps[unit]]
-        for direction, found in ((Direction.EGRESS, egress), (Direction.INGRESS, ingress)):
-            found.append(
-                frozenset(
-                    p.key
-                    for pod, versions in ((old_pod, before), (new_pod, after))
-                    for p in isolating_policies(pod, direction, versions)
-                )
-            )
-    return {"egress": tuple(egress), "ingress": tuple(ingress)}
+    opened or closed its connections (as a destination for ingress, as a source for egress)."""
+    return changes.blame

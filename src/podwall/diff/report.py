@@ -22,7 +22,7 @@ from rich.text import Text
 
 from podwall.diff.group import ChangeGroup, DiffReport, PairChange, PodSet
 
-__all__ = ["diff_data", "diff_markdown", "diff_view"]
+__all__ = ["diff_data", "diff_markdown", "diff_notes", "diff_summary", "diff_view"]
 
 _DIRECTIONS = (("opened", "Opened"), ("closed", "Closed"))
 
@@ -72,7 +72,8 @@ def _total(groups: tuple[ChangeGroup, ...]) -> int:
     return sum(g.connections for g in groups)
 
 
-def _summary(report: DiffReport) -> str:
+def diff_summary(report: DiffReport) -> str:
+    """One line: how many connections opened and closed, over what."""
     opened, closed = _total(report.opened), _total(report.closed)
     return (
         f"{opened} connection{'s' * (opened != 1)} opened, {closed} closed, "
@@ -81,7 +82,7 @@ def _summary(report: DiffReport) -> str:
     )
 
 
-def _notes(report: DiffReport) -> list[str]:
+def diff_notes(report: DiffReport) -> list[str]:
     """What the cell comparison does not cover, and the policy and namespace changes."""
     notes = []
     if report.added_pods or report.removed_pods:
@@ -128,8 +129,8 @@ def _table(title: str, groups: tuple[ChangeGroup, ...]) -> Table:
 
 def diff_view(report: DiffReport) -> RenderableType:
     """The terminal view: a summary line, notes, then a table per direction that changed."""
-    parts: list[RenderableType] = [Text(_summary(report), style="bold")]
-    parts += [Text(f"• {note}") for note in _notes(report)]
+    parts: list[RenderableType] = [Text(diff_summary(report), style="bold")]
+    parts += [Text(f"• {note}") for note in diff_notes(report)]
     for attr, title in _DIRECTIONS:
         groups = getattr(report, attr)
         if groups:
@@ -166,8 +167,8 @@ def _md_table(title: str, groups: tuple[ChangeGroup, ...]) -> list[str]:
 
 def diff_markdown(report: DiffReport) -> str:
     """A pull-request comment: heading, summary, notes, a table per direction."""
-    lines = ["## podwall diff", "", _summary(report) + ".", ""]
-    lines += [f"- {note}" for note in _notes(report)]
+    lines = ["## podwall diff", "", diff_summary(report) + ".", ""]
+    lines += [f"- {note}" for note in diff_notes(report)]
     if lines[-1] != "":
         lines.append("")
     for attr, title in _DIRECTIONS:

@@ -7,6 +7,9 @@ policy selects the pod), P (a peer of the rule matches it), Q (a port entry matc
 destination). Egress allowed = not egress-isolated OR (S_egress^T @ (P*Q) > 0); ingress
 allowed = not ingress-isolated OR (P^T @ (S*Q) > 0); both must hold. The rules are exactly
 `decide`'s; a property test holds the two equal.
+
+`ClassMatrix` keeps those vectors and computes any block of the class matrix on demand, so a
+caller that needs only some rows and columns (`podwall diff`) pays only for those.
 """
 
 from __future__ import annotations
@@ -16,14 +19,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from podwall.model import Cluster, Direction, NetworkPolicy, Pod, Rule
+from podwall.model import Cluster, Direction, NetworkPolicy, Pod, PolicyPort, Rule
 from podwall.semantics.endpoints import ClusterIndex, EndpointKind, flow_ip
 from podwall.semantics.options import Options
 from podwall.semantics.ports import PortSpec
 from podwall.semantics.table import EndpointTable
 from podwall.semantics.vectors import AddressTable
 
-__all__ = ["Matrix", "compute_matrix", "declared_ports", "disagreements", "group_pods"]
+__all__ = [
+    "ClassMatrix",
+    "Matrix",
+    "compute_matrix",
+    "declared_ports",
+    "disagreements",
+    "pod_classes",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +69,13 @@ def declared_ports(pods: Sequence[Pod]) -> tuple[PortSpec, ...]:
     return tuple(sorted(found))
 
 
-def group_pods(
-    pods: Sequence[Pod], cluster: Cluster, options: Options, index: ClusterIndex
+def pod_classes(
+    pods: Sequence[Pod], cluster: Cluster, options: Options, index: ClusterIndex | None = None
 ) -> tuple[np.ndarray, list[Pod]]:
-    """Pods no policy can tell apart share a class: (class of each pod, one pod per class)."""
+    """Pods no policy can tell apart share a class: (class of each pod, one pod per class).
+
+    Public so that other analyses (diff) split pods exactly as the matrix does."""
+    index = index or ClusterIndex.build(cluster)
     endpoints = [index.pod_endpoint(p) for p in pods]
     blocks = sorted(
         {
@@ -134,23 +147,80 @@ def _direction(
 
 
 def _port_mask(classes: EndpointTable, rules: list[Rule], port: PortSpec) -> np.ndarray:
-    masks = [classes.ports(rule, port) for rule in rules]
-    return np.array(masks, dtype=np.float32).reshape(len(rules), classes.size)
+    """Q: per rule, which classes the rule's ports admit as a destination on `port`. Rules
+    often repeat a ports list (or have none), so each distinct list is evaluated once."""
+    masks: dict[tuple[PolicyPort, ...], np.ndarray] = {}
+    for rule in rules:
+        if rule.ports not in masks:
+            masks[rule.ports] = classes.ports(rule, port)
+    rows = [masks[rule.ports] for rule in rules]
+    return np.array(rows, dtype=np.float32).reshape(len(rules), classes.size)
 
 
-def _class_matrix(
-    classes: EndpointTable, egress: _Direction, ingress: _Direction, port: PortSpec
-) -> np.ndarray:
-    q_egress = _port_mask(classes, egress.rules, port)
-    allowed_out = (egress.subjects.T @ (egress.peers * q_egress)) > 0
-    allowed_out |= ~egress.isolated[:, None]
-    q_ingress = _port_mask(classes, ingress.rules, port)
-    allowed_in = (ingress.peers.T @ (ingress.subjects * q_ingress)) > 0
-    allowed_in |= ~ingress.isolated[None, :]
-    if classes.options.allow_node_local and classes.is_node.any():
-        same_node = (classes.nodes[:, None] == classes.nodes[None, :]) & (classes.nodes != "")
-        allowed_in |= classes.is_node[:, None] & classes.is_pod[None, :] & same_node
-    return allowed_out & allowed_in
+def _any_rule(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """`left.T @ right > 0` (rules x sources, rules x destinations) over the rules that can
+    contribute: a rule all zero on either side adds nothing, and a block touches few rules."""
+    used = left.any(axis=1) & right.any(axis=1)
+    return (left[used].T @ right[used]) > 0
+
+
+class ClassMatrix:
+    """One cluster's per-class vectors over `pods`, from which any block of the class x class
+    matrix is computed on demand: `compute_matrix` asks for all of it, `podwall diff` only for
+    the rows and columns a change can reach, so it never pays for the rest.
+
+    Cell [a, b]: may a pod of class a connect to a different pod of class b on the port (a pod
+    may always reach itself; `compute_matrix` sets that diagonal).
+    """
+
+    def __init__(
+        self,
+        cluster: Cluster,
+        options: Options,
+        pods: Sequence[Pod],
+        index: ClusterIndex | None = None,
+    ) -> None:
+        index = index or ClusterIndex.build(cluster)
+        self.of_pod, reps = pod_classes(pods, cluster, options, index)
+        self.table = EndpointTable(reps, cluster, options, index)
+        self.egress = _direction(self.table, cluster.policies, Direction.EGRESS)
+        self.ingress = _direction(self.table, cluster.policies, Direction.INGRESS)
+        self._weighted: tuple[PortSpec, np.ndarray, np.ndarray] | None = None
+        codes = np.unique(self.table.nodes.astype(str), return_inverse=True)[1]
+        self._node = np.where(self.table.nodes != "", codes, -1)  # -1: no node
+
+    @property
+    def size(self) -> int:
+        return self.table.size
+
+    def _port_terms(self, port: PortSpec) -> tuple[np.ndarray, np.ndarray]:
+        """P*Q (egress) and S*Q (ingress) for `port`, kept for the last port asked: callers
+        ask for several blocks of one port in a row."""
+        if self._weighted is None or self._weighted[0] != port:
+            q_egress = _port_mask(self.table, self.egress.rules, port)
+            q_ingress = _port_mask(self.table, self.ingress.rules, port)
+            self._weighted = (
+                port, self.egress.peers * q_egress, self.ingress.subjects * q_ingress
+            )
+        return self._weighted[1], self._weighted[2]
+
+    def block(
+        self, port: PortSpec, rows: np.ndarray | None = None, cols: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Allowed cells for source classes `rows` x destination classes `cols` (None: all)."""
+        r = slice(None) if rows is None else rows
+        c = slice(None) if cols is None else cols
+        egress, ingress, table = self.egress, self.ingress, self.table
+        peers_ports, subjects_ports = self._port_terms(port)
+        allowed_out = _any_rule(egress.subjects[:, r], peers_ports[:, c])
+        allowed_out |= ~egress.isolated[r][:, None]
+        allowed_in = _any_rule(ingress.peers[:, r], subjects_ports[:, c])
+        allowed_in |= ~ingress.isolated[c][None, :]
+        if table.options.allow_node_local and table.is_node.any():
+            src_nodes, dst_nodes = self._node[r], self._node[c]
+            same_node = (src_nodes[:, None] == dst_nodes[None, :]) & (dst_nodes >= 0)[None, :]
+            allowed_in |= table.is_node[r][:, None] & table.is_pod[c][None, :] & same_node
+        return allowed_out & allowed_in
 
 
 def compute_matrix(
@@ -167,15 +237,11 @@ def compute_matrix(
     options = options or Options()
     chosen = list(cluster.pods if pods is None else pods)
     ports = tuple(declared_ports(cluster.pods) if ports is None else ports)
-    index = ClusterIndex.build(cluster)
-    of_pod, reps = group_pods(chosen, cluster, options, index)
-    classes = EndpointTable(reps, cluster, options, index)
-    egress = _direction(classes, cluster.policies, Direction.EGRESS)
-    ingress = _direction(classes, cluster.policies, Direction.INGRESS)
+    classes = ClassMatrix(cluster, options, chosen)
+    of_pod = classes.of_pod
     allowed: dict[str, np.ndarray] = {}
     for port in ports:
-        by_class = _class_matrix(classes, egress, ingress, port)
-        grid = by_class[of_pod][:, of_pod]
+        grid = classes.block(port)[of_pod][:, of_pod]
         np.fill_diagonal(grid, True)
         allowed[port.key] = grid
         if on_port is not None:
