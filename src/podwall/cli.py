@@ -16,10 +16,25 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from podwall.assemble import Loaded
-from podwall.cli_common import IPBlockMode, load_input, parse_port, parse_ports, say, warn
+from podwall.cli_agent import EPILOG as AGENT_EPILOG
+from podwall.cli_agent import agent
+from podwall.cli_common import (
+    ClusterSource,
+    IPBlockMode,
+    Kubeconfig,
+    KubeContext,
+    load_input,
+    parse_port,
+    parse_ports,
+    say,
+    warn,
+)
 from podwall.cli_diff import diff
+from podwall.cli_exposure import EPILOG as EXPOSURE_EPILOG
+from podwall.cli_exposure import exposure
 from podwall.cli_lab import lab_app
 from podwall.cli_lint import lint
+from podwall.cli_snapshot import snapshot
 from podwall.encode import encode_object
 from podwall.errors import EXIT_DENIED, InputError, PodwallError
 from podwall.model import Pod
@@ -100,6 +115,8 @@ class MatrixOutput(StrEnum):
     csv = "csv"
     png = "png"
     svg = "svg"
+    dot = "dot"
+    html = "html"
 
 
 Files = Annotated[
@@ -175,6 +192,8 @@ def _pods_in_scope(loaded: Loaded, namespace: str | None, all_ns: bool) -> list[
 @app.command()
 def validate(
     files: Files = [],  # noqa: B006 - typer needs a literal default
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
     namespace: Namespace = None,
     output: Annotated[
         DocumentOutput,
@@ -189,7 +208,10 @@ def validate(
     legacy_cidr: LegacyCIDR = False,
 ) -> None:
     """Check objects as the API server would; print every error. Exit 1 if any is invalid."""
-    loaded = load_input(files, namespace, legacy_cidr, require_valid=False)
+    loaded = load_input(
+        files, namespace, legacy_cidr, require_valid=False,
+        cluster=ClusterSource(kubeconfig, context),
+    )
     for invalid in loaded.invalid:
         message = render_errors(invalid.kind, invalid.name, invalid.errors)
         say(message) if output is DocumentOutput.table else warn(message)
@@ -207,8 +229,12 @@ def validate(
 def check(
     source: Annotated[str, typer.Option("--from", help="NS/POD, POD (in -n) or an IP")],
     destination: Annotated[str, typer.Option("--to", help="NS/POD, POD or an IP")],
-    port: Annotated[str, typer.Option("--port", "-p", help="PORT[/TCP|UDP|SCTP]")],
+    port: Annotated[
+        str, typer.Option("--port", "-p", help="PORT or PORT/PROTOCOL (TCP, UDP or SCTP)")
+    ],
     files: Files = [],  # noqa: B006
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
     namespace: Namespace = None,
     output: Annotated[Output, typer.Option("-o", "--output")] = Output.table,
     legacy_cidr: LegacyCIDR = False,
@@ -219,7 +245,8 @@ def check(
     """May SOURCE open a connection to DESTINATION on PORT, and why? Exit 0 allowed, 1 denied."""
     options = _options(ipblock, node_traffic, ip_family)
     spec = parse_port(port)
-    loaded = load_input(files, namespace, legacy_cidr)
+    live = ClusterSource(kubeconfig, context)
+    loaded = load_input(files, namespace, legacy_cidr, cluster=live)
     index = ClusterIndex.build(loaded.cluster)
     try:
         flow = Flow(
@@ -244,17 +271,20 @@ def check(
 @app.command()
 def matrix(
     files: Files = [],  # noqa: B006
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
     port: Annotated[
         list[str],
         typer.Option(
-            "--port", "-p", help="PORT[/PROTOCOL], repeatable (default: every declared port)"
+            "--port", "-p", help="PORT or PORT/PROTOCOL, repeatable (default: every declared port)"
         ),
     ] = [],  # noqa: B006
     namespace: Namespace = None,
     all_namespaces: AllNamespaces = False,
     output: Annotated[MatrixOutput, typer.Option("-o", "--output")] = MatrixOutput.table,
     out_file: Annotated[
-        Path | None, typer.Option("--out", help="Write to this file instead of stdout (png/svg).")
+        Path | None,
+        typer.Option("--out", help="Write to this file instead of stdout (png/svg/dot/html)."),
     ] = None,
     legacy_cidr: LegacyCIDR = False,
     ipblock: IPBlock = IPBlockMode.calico,
@@ -264,7 +294,8 @@ def matrix(
     """Who may connect to whom, for every pod pair and port."""
     options = _options(ipblock, node_traffic, ip_family)
     ports = parse_ports(port)
-    loaded = load_input(files, namespace, legacy_cidr)
+    live = ClusterSource(kubeconfig, context)
+    loaded = load_input(files, namespace, legacy_cidr, cluster=live)
     chosen = _pods_in_scope(loaded, namespace, all_namespaces)
     result = _matrix_with_progress(loaded, ports, options, chosen)
     _emit_matrix(result, output, out_file)
@@ -291,15 +322,28 @@ def _matrix_with_progress(
         )
 
 
+def _picture(result: Matrix, output: MatrixOutput) -> bytes:
+    """A heatmap (png/svg), Graphviz DOT, or a self-contained HTML page with both pictures."""
+    if output is MatrixOutput.dot:
+        from podwall.render.graph import matrix_graph, render_dot
+
+        return render_dot(matrix_graph(result)).encode("utf-8")
+    if output is MatrixOutput.html:
+        from podwall.render.page import render_matrix_page  # matplotlib loads only when drawn
+
+        return render_matrix_page(result).encode("utf-8")
+    from podwall.render.heatmap import render_heatmap  # matplotlib loads only when drawn
+
+    return render_heatmap(result, output.value)
+
+
 def _emit_matrix(result: Matrix, output: MatrixOutput, out_file: Path | None) -> None:
     if output is MatrixOutput.table:
         for view in matrix_view(result):
             out.print(view)
         return
-    if output in (MatrixOutput.png, MatrixOutput.svg):
-        from podwall.render.heatmap import render_heatmap  # matplotlib loads only when drawn
-
-        payload = render_heatmap(result, output.value)
+    if output in (MatrixOutput.png, MatrixOutput.svg, MatrixOutput.dot, MatrixOutput.html):
+        payload = _picture(result, output)
         if out_file is None:
             sys.stdout.buffer.write(payload)
             sys.stdout.flush()
@@ -319,10 +363,12 @@ def _emit_matrix(result: Matrix, output: MatrixOutput, out_file: Path | None) ->
 def explain(
     pod: Annotated[str | None, typer.Argument(help="POD or NS/POD (default: every pod)")] = None,
     files: Files = [],  # noqa: B006
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
     namespace: Namespace = None,
     all_namespaces: AllNamespaces = False,
     port: Annotated[
-        list[str], typer.Option("--port", "-p", help="PORT[/PROTOCOL], repeatable")
+        list[str], typer.Option("--port", "-p", help="PORT or PORT/PROTOCOL, repeatable")
     ] = [],  # noqa: B006
     output: Annotated[Output, typer.Option("-o", "--output")] = Output.table,
     legacy_cidr: LegacyCIDR = False,
@@ -332,7 +378,8 @@ def explain(
 ) -> None:
     """Per pod, in plain words: what isolates it, who may reach it, what it may reach."""
     options = _options(ipblock, node_traffic, ip_family)
-    loaded = load_input(files, namespace, legacy_cidr)
+    live = ClusterSource(kubeconfig, context)
+    loaded = load_input(files, namespace, legacy_cidr, cluster=live)
     cluster = loaded.cluster
     result = _matrix_with_progress(loaded, parse_ports(port), options)
     if pod is not None:
@@ -361,6 +408,8 @@ def analyze(
             "-f", "--filename", help="File, directory or -; default: the bundled examples/."
         ),
     ] = [],  # noqa: B006
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
     namespace: Namespace = None,
     output: Annotated[DocumentOutput, typer.Option("-o", "--output")] = DocumentOutput.table,
     legacy_cidr: LegacyCIDR = False,
@@ -370,8 +419,10 @@ def analyze(
 ) -> None:
     """The whole picture: what was read, what isolates each pod, who can talk to whom."""
     options = _options(ipblock, node_traffic, ip_family)
-    sources = files or [str(EXAMPLES)]
-    loaded = load_input(sources, namespace, legacy_cidr)
+    live = kubeconfig is not None or context is not None
+    sources = files or ([] if live else [str(EXAMPLES)])
+    cluster_source = ClusterSource(kubeconfig, context)
+    loaded = load_input(sources, namespace, legacy_cidr, cluster=cluster_source)
     cluster = loaded.cluster
     result = _matrix_with_progress(loaded, None, options)
     explanations = [explain_pod(p, cluster, result) for p in cluster.pods]
@@ -399,7 +450,10 @@ def analyze(
 # After the core commands, so `podwall --help` lists them in the order people need them.
 app.command()(lint)
 app.command()(diff)
+app.command(epilog=EXPOSURE_EPILOG)(exposure)
+app.command()(snapshot)
 app.add_typer(lab_app, name="lab")
+app.command(epilog=AGENT_EPILOG)(agent)
 
 
 def main() -> None:

@@ -15,8 +15,24 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from podwall.cli_common import IPBlockMode, load_input, parse_ports, warn
-from podwall.diff import compare, diff_data, diff_markdown, diff_view, summarize
+from podwall.cli_common import (
+    ClusterSource,
+    IPBlockMode,
+    Kubeconfig,
+    KubeContext,
+    load_input,
+    parse_ports,
+    warn,
+)
+from podwall.diff import (
+    Changes,
+    DiffReport,
+    compare,
+    diff_data,
+    diff_markdown,
+    diff_view,
+    summarize,
+)
 from podwall.errors import EXIT_DENIED, PodwallError
 from podwall.model import Cluster
 from podwall.render.data import dump
@@ -29,14 +45,33 @@ class DiffOutput(StrEnum):
     table = "table"
     json = "json"
     md = "md"
+    dot = "dot"
+    html = "html"
 
 
-def _load_side(path: str, legacy_cidr: bool) -> Cluster:
+def _picture(changes: Changes, report: DiffReport, output: DiffOutput) -> bytes:
+    """Graphviz DOT of the changed connections, or the self-contained HTML page."""
+    if output is DiffOutput.dot:
+        from podwall.render.graph import render_dot
+        from podwall.render.graph_diff import diff_graph
+
+        return render_dot(diff_graph(report)).encode("utf-8")
+    from podwall.render.page import render_diff_page  # matplotlib loads only when drawn
+
+    return render_diff_page(changes, report).encode("utf-8")
+
+
+def _load_side(path: str, legacy_cidr: bool, live: ClusterSource) -> Cluster:
     """One side, read and validated as every analysis command does (invalid: exit 2)."""
-    return load_input([path], None, legacy_cidr).cluster
+    return load_input([path], None, legacy_cidr, cluster=live).cluster
 
 
-Side = Annotated[str, typer.Argument(help="A file or directory (read recursively).")]
+Side = Annotated[
+    str,
+    typer.Argument(
+        help="A file, a directory (read recursively), or kube: / kube:CONTEXT for a live cluster."
+    ),
+]
 Ports = Annotated[
     list[str],
     typer.Option(
@@ -46,7 +81,13 @@ Ports = Annotated[
     ),
 ]
 Output = Annotated[
-    DiffOutput, typer.Option("-o", "--output", help="table, json (stable) or md (PR comment)")
+    DiffOutput,
+    typer.Option(
+        "-o",
+        "--output",
+        help="table, json (stable), md (PR comment), dot (Graphviz) or html (a self-contained "
+        "page: heatmap of changed cells, graph, table).",
+    ),
 ]
 ExitCode = Annotated[
     bool,
@@ -84,6 +125,8 @@ def diff(
     legacy_cidr: LegacyCIDR = False,
     ipblock: IPBlock = IPBlockMode.calico,
     node_traffic: NodeTraffic = True,
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
 ) -> None:
     """Which connections going from OLD to NEW opens and closes, and the policies behind them."""
     try:
@@ -91,9 +134,11 @@ def diff(
             ipblock_matches_cluster=ipblock is IPBlockMode.calico, allow_node_local=node_traffic
         )
         ports = parse_ports(port)
-        report = summarize(
-            compare(_load_side(old, legacy_cidr), _load_side(new, legacy_cidr), ports, options)
+        live = ClusterSource(kubeconfig, context)
+        changes = compare(
+            _load_side(old, legacy_cidr, live), _load_side(new, legacy_cidr, live), ports, options
         )
+        report = summarize(changes)
     except PodwallError as error:  # handled here too, so the command exits 2 in any app
         warn(f"error: {error}")
         raise typer.Exit(error.exit_code) from error
@@ -101,7 +146,10 @@ def diff(
         Console(highlight=False).print(diff_view(report))
     elif output is DiffOutput.json:
         sys.stdout.write(dump(diff_data(report), "json"))
-    else:
+    elif output is DiffOutput.md:
         sys.stdout.write(diff_markdown(report))
+    else:
+        sys.stdout.buffer.write(_picture(changes, report, output))
+        sys.stdout.flush()
     if exit_code and report.has_changes:
         raise typer.Exit(EXIT_DENIED)

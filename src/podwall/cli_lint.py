@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from podwall.cli_common import IPBlockMode, load_input
+from podwall.cli_common import ClusterSource, IPBlockMode, Kubeconfig, KubeContext, load_input
 from podwall.errors import EXIT_DENIED
 from podwall.lint import (
     Finding,
@@ -80,6 +80,8 @@ def lint(
             help="File, directory (read recursively) or - for stdin; repeatable.",
         ),
     ] = [],  # noqa: B006 - typer needs a literal default
+    kubeconfig: Kubeconfig = None,
+    context: KubeContext = None,
     namespace: Annotated[
         str | None,
         typer.Option(
@@ -114,7 +116,7 @@ def lint(
     nothing, ignored rules, redundant policies, open pods. Silence one policy's finding with
     the annotation podwall.dev/lint-ignore: "PW001,PW004"."""
     options = Options(ipblock_matches_cluster=ipblock is IPBlockMode.calico)
-    loaded = load_input(files, namespace, legacy_cidr)
+    loaded = load_input(files, namespace, legacy_cidr, cluster=ClusterSource(kubeconfig, context))
     findings = lint_cluster(loaded.cluster, options, namespace)
     _emit(findings, output)
     if fails(findings, fail_on):

@@ -1,6 +1,7 @@
-"""Presenting results: rich views for people, plain data for tools, heatmaps for eyes.
+"""Presenting results: rich views for people, plain data for tools, pictures for eyes.
 
-`heatmap` is not imported here: matplotlib loads only when a picture is drawn.
+`heatmap` and `page` are not imported here: matplotlib loads only when a picture is drawn. The
+graph (`graph`, `graph_diff`: the model and DOT; `layout`: its SVG drawing) needs no matplotlib.
 """
 
 from podwall.render.data import (
@@ -12,6 +13,9 @@ from podwall.render.data import (
     matrix_data,
     write_matrix,
 )
+from podwall.render.graph import Detail, Edge, EdgeKind, Graph, Node, matrix_graph, render_dot
+from podwall.render.graph_diff import diff_graph
+from podwall.render.layout import render_graph_svg
 from podwall.render.text import (
     decision_view,
     declared_ports_view,
@@ -21,16 +25,25 @@ from podwall.render.text import (
 )
 
 __all__ = [
+    "Detail",
+    "Edge",
+    "EdgeKind",
+    "Graph",
+    "Node",
     "decision_csv",
     "decision_data",
     "decision_view",
     "declared_ports_view",
+    "diff_graph",
     "dump",
     "explanation_csv",
     "explanation_data",
     "explanation_view",
     "isolation_view",
     "matrix_data",
+    "matrix_graph",
     "matrix_view",
+    "render_dot",
+    "render_graph_svg",
     "write_matrix",
 ]
