@@ -19,11 +19,16 @@ from podwall.assemble import Loaded
 from podwall.cli_agent import EPILOG as AGENT_EPILOG
 from podwall.cli_agent import agent
 from podwall.cli_common import (
+    AllNamespaces,
     ClusterSource,
+    Files,
     IPBlockMode,
     Kubeconfig,
     KubeContext,
+    LegacyCIDR,
+    Namespace,
     load_input,
+    options_from,
     parse_port,
     parse_ports,
     say,
@@ -119,32 +124,6 @@ class MatrixOutput(StrEnum):
     html = "html"
 
 
-Files = Annotated[
-    list[str],
-    typer.Option(
-        "-f", "--filename", help="File, directory (read recursively) or - for stdin; repeatable."
-    ),
-]
-Namespace = Annotated[
-    str | None,
-    typer.Option(
-        "-n", "--namespace", help="Namespace for objects that name none; limits the pods shown."
-    ),
-]
-AllNamespaces = Annotated[
-    bool,
-    typer.Option(
-        "-A", "--all-namespaces", help="Show pods of every namespace (the default without -n)."
-    ),
-]
-LegacyCIDR = Annotated[
-    bool,
-    typer.Option(
-        "--legacy-cidr",
-        help="Accept CIDRs as API servers before StrictIPCIDRValidation did "
-        "(host bits set, leading zeros).",
-    ),
-]
 IPBlock = Annotated[
     IPBlockMode,
     typer.Option(
@@ -172,14 +151,6 @@ Family = Annotated[
 ]
 
 
-def _options(ipblock: IPBlockMode, node_traffic: bool, family: int | None) -> Options:
-    if family not in (None, 4, 6):
-        raise InputError("--ip-family must be 4 or 6")
-    return Options(
-        ipblock_matches_cluster=ipblock is IPBlockMode.calico,
-        allow_node_local=node_traffic,
-        ip_family=family,
-    )
 
 
 def _pods_in_scope(loaded: Loaded, namespace: str | None, all_ns: bool) -> list[Pod]:
@@ -243,7 +214,7 @@ def check(
     ip_family: Family = None,
 ) -> None:
     """May SOURCE open a connection to DESTINATION on PORT, and why? Exit 0 allowed, 1 denied."""
-    options = _options(ipblock, node_traffic, ip_family)
+    options = options_from(ipblock, node_traffic, ip_family)
     spec = parse_port(port)
     live = ClusterSource(kubeconfig, context)
     loaded = load_input(files, namespace, legacy_cidr, cluster=live)
@@ -292,7 +263,7 @@ def matrix(
     ip_family: Family = None,
 ) -> None:
     """Who may connect to whom, for every pod pair and port."""
-    options = _options(ipblock, node_traffic, ip_family)
+    options = options_from(ipblock, node_traffic, ip_family)
     ports = parse_ports(port)
     live = ClusterSource(kubeconfig, context)
     loaded = load_input(files, namespace, legacy_cidr, cluster=live)
@@ -377,7 +348,7 @@ def explain(
     ip_family: Family = None,
 ) -> None:
     """Per pod, in plain words: what isolates it, who may reach it, what it may reach."""
-    options = _options(ipblock, node_traffic, ip_family)
+    options = options_from(ipblock, node_traffic, ip_family)
     live = ClusterSource(kubeconfig, context)
     loaded = load_input(files, namespace, legacy_cidr, cluster=live)
     cluster = loaded.cluster
@@ -418,7 +389,7 @@ def analyze(
     ip_family: Family = None,
 ) -> None:
     """The whole picture: what was read, what isolates each pod, who can talk to whom."""
-    options = _options(ipblock, node_traffic, ip_family)
+    options = options_from(ipblock, node_traffic, ip_family)
     live = kubeconfig is not None or context is not None
     sources = files or ([] if live else [str(EXAMPLES)])
     cluster_source = ClusterSource(kubeconfig, context)

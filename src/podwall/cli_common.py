@@ -13,7 +13,7 @@ from podwall.assemble import Loaded, assemble
 from podwall.errors import InputError, InvalidObjects
 from podwall.inputs import read_documents
 from podwall.kube import KUBE_PREFIX, ClusterSource, is_cluster_reference, read_cluster
-from podwall.semantics import PortSpec, parse_port_spec
+from podwall.semantics import Options, PortSpec, parse_port_spec
 
 __all__ = ["ClusterSource", "IPBlockMode", "load_input", "parse_port", "parse_ports", "say", "warn"]
 
@@ -34,6 +34,45 @@ KubeContext = Annotated[
 class IPBlockMode(StrEnum):
     calico = "calico"
     cilium = "cilium"
+
+
+Files = Annotated[
+    list[str],
+    typer.Option(
+        "-f", "--filename", help="File, directory (read recursively) or - for stdin; repeatable."
+    ),
+]
+Namespace = Annotated[
+    str | None,
+    typer.Option(
+        "-n", "--namespace", help="Namespace for objects that name none; limits the pods shown."
+    ),
+]
+AllNamespaces = Annotated[
+    bool,
+    typer.Option(
+        "-A", "--all-namespaces", help="Show pods of every namespace (the default without -n)."
+    ),
+]
+LegacyCIDR = Annotated[
+    bool,
+    typer.Option(
+        "--legacy-cidr",
+        help="Accept CIDRs as API servers before StrictIPCIDRValidation did "
+        "(host bits set, leading zeros).",
+    ),
+]
+
+
+def options_from(ipblock: IPBlockMode, node_traffic: bool, family: int | None) -> Options:
+    """The core's Options from the flags every analysis command shares."""
+    if family not in (None, 4, 6):
+        raise InputError("--ip-family must be 4 or 6")
+    return Options(
+        ipblock_matches_cluster=ipblock is IPBlockMode.calico,
+        allow_node_local=node_traffic,
+        ip_family=family,
+    )
 
 
 def say(text: str) -> None:

@@ -18,11 +18,16 @@ import typer
 from rich.console import Console
 
 from podwall.cli_common import (
+    AllNamespaces,
     ClusterSource,
+    Files,
     IPBlockMode,
     Kubeconfig,
     KubeContext,
+    LegacyCIDR,
+    Namespace,
     load_input,
+    options_from,
     parse_ports,
     warn,
 )
@@ -30,7 +35,6 @@ from podwall.errors import InputError, PodwallError
 from podwall.exposure import analyze_exposure, exposure_data, exposure_view
 from podwall.model import Direction
 from podwall.render.data import dump
-from podwall.semantics import Options
 
 __all__ = ["EPILOG", "DirectionChoice", "ExposureOutput", "exposure"]
 
@@ -67,24 +71,6 @@ class DirectionChoice(StrEnum):
         return (Direction.INGRESS, Direction.EGRESS)
 
 
-Files = Annotated[
-    list[str],
-    typer.Option(
-        "-f", "--filename", help="File, directory (read recursively) or - for stdin; repeatable."
-    ),
-]
-Namespace = Annotated[
-    str | None,
-    typer.Option(
-        "-n", "--namespace", help="Namespace for objects that name none; limits the pods shown."
-    ),
-]
-AllNamespaces = Annotated[
-    bool,
-    typer.Option(
-        "-A", "--all-namespaces", help="Show pods of every namespace (the default without -n)."
-    ),
-]
 Ports = Annotated[
     list[str],
     typer.Option(
@@ -110,14 +96,6 @@ ClusterCIDRs = Annotated[
     ),
 ]
 Output = Annotated[ExposureOutput, typer.Option("-o", "--output")]
-LegacyCIDR = Annotated[
-    bool,
-    typer.Option(
-        "--legacy-cidr",
-        help="Accept CIDRs as API servers before StrictIPCIDRValidation did "
-        "(host bits set, leading zeros).",
-    ),
-]
 IPBlock = Annotated[
     IPBlockMode,
     typer.Option(
@@ -157,14 +135,6 @@ def _networks(texts: list[str]) -> list[str]:
     return networks
 
 
-def _options(ipblock: IPBlockMode, node_traffic: bool, family: int | None) -> Options:
-    if family not in (None, 4, 6):
-        raise InputError("--ip-family must be 4 or 6")
-    return Options(
-        ipblock_matches_cluster=ipblock is IPBlockMode.calico,
-        allow_node_local=node_traffic,
-        ip_family=family,
-    )
 
 
 def exposure(
@@ -186,7 +156,7 @@ def exposure(
     that do not exist yet, and (egress) which can reach them; each with the wide selector and
     the policy and field path that grant it."""
     try:
-        options = _options(ipblock, node_traffic, ip_family)
+        options = options_from(ipblock, node_traffic, ip_family)
         ports = parse_ports(port)
         networks = _networks(cluster_cidr)
         live = ClusterSource(kubeconfig, context)
