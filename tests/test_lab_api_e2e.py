@@ -168,3 +168,54 @@ def test_lab_runs_as_a_cluster_through_kubectl_and_crashes(tmp_path: Path):
         assert down.returncode == 0, down.stderr
         assert not any(Path(f"/proc/{p}/cmdline").exists() and Path(f"/proc/{p}/cmdline")
                        .read_bytes() for p in pids)
+
+
+SEEDS = Path(__file__).resolve().parent.parent / "examples" / "policies"
+REDIS = PortSpec(6379, "TCP")
+
+
+def test_the_seeds_kubectl_walkthrough_word_for_word_on_real_packets(tmp_path: Path):
+    """Seed 000's steps against `lab up --topology examples`: kubectl prints what the seed says
+    it prints, and each step's promise holds on real packets (db on 6379 only from frontend,
+    then also from namespaces labelled project=myproject)."""
+    if os.geteuid() != 0:
+        pytest.fail("the lab tests need root (CI runs as root)")
+    lab = Lab(tmp_path / "home", f"podwall-w{uuid.uuid4().hex[:6]}-")
+
+    def redis_from(src: str) -> bool:
+        state = lab.state
+        db = state.endpoint("default/db").ip(4)
+        return probe_flow(state, src, db, REDIS, timeout=0.5).reached
+
+    try:
+        up = lab.podwall("up", "--topology", "examples", "--prefix", lab.prefix)
+        assert up.returncode == 0, up.stderr + up.stdout
+        lab.kubeconfig = up.stdout.strip().splitlines()[-1]
+        assert redis_from("default/web") and redis_from("myproject/client")
+
+        out = lab.kubectl("apply", "-f", str(SEEDS / "access-demo1.yaml"))
+        assert out == "networkpolicy.networking.k8s.io/access-demo1 created\n"
+        wait_for("access-demo1 on real packets", lambda: not redis_from("default/web"))
+        assert redis_from("default/frontend")
+        assert not redis_from("myproject/client")
+
+        out = lab.kubectl("apply", "-f", str(SEEDS / "access-demo2.yaml"))
+        assert out == "networkpolicy.networking.k8s.io/access-demo2 created\n"
+        wait_for("access-demo2 on real packets", lambda: redis_from("myproject/client"))
+        assert not redis_from("default/web")
+
+        listed = lab.kubectl("get", "networkpolicy", "-A")
+        assert listed.splitlines()[0].split() == ["NAMESPACE", "NAME", "POD-SELECTOR", "AGE"]
+        assert "access-demo1" in listed and "access-demo2" in listed
+        compare = lab.podwall("probe", "--compare", "-p", "6379")
+        assert compare.returncode == 0, compare.stderr
+
+        out = lab.kubectl("delete", "-f", str(SEEDS / "access-demo1.yaml"),
+                          "-f", str(SEEDS / "access-demo2.yaml"))
+        assert out.splitlines() == [
+            'networkpolicy.networking.k8s.io "access-demo1" deleted',
+            'networkpolicy.networking.k8s.io "access-demo2" deleted',
+        ]
+        wait_for("db open again", lambda: redis_from("default/web"))
+    finally:
+        assert lab.podwall("down").returncode == 0
