@@ -90,7 +90,10 @@ class LibnftRunner:
             return self._lib.nft_ctx_new(0)
         home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         try:
-            target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+            try:
+                target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+            except FileNotFoundError as err:
+                raise LibnftUnavailable(f"no network namespace {netns!r} (ip netns list)") from err
             try:
                 _setns(target)
                 try:
@@ -103,9 +106,10 @@ class LibnftRunner:
             os.close(home)
 
     def close(self) -> None:
-        if self._ctx:
-            self._lib.nft_ctx_free(self._ctx)
+        ctx = getattr(self, "_ctx", 0)  # absent when __init__ failed before creating it
+        if ctx:
             self._ctx = 0
+            self._lib.nft_ctx_free(ctx)
 
     def __del__(self) -> None:  # a context holds a netlink socket
         self.close()
