@@ -17,7 +17,7 @@ from podwall.assemble import assemble
 from podwall.dataplane.apply import NftApplier, netns_runner
 from podwall.dataplane.compile import compile_ruleset
 from podwall.dataplane.libnft import LibnftRunner
-from podwall.dataplane.names import interface_name, object_suffix
+from podwall.dataplane.names import PodMatch, interface_name, object_suffix
 from podwall.dataplane.ruleset import (
     NftMap,
     Ruleset,
@@ -46,20 +46,25 @@ def scratch_netns():
 
 
 GOLDEN_CASES = {
-    "examples-node-1": (_examples, "node-1", Options()),
-    "examples-node-2": (_examples, "node-2", Options()),
+    "examples-node-1": (_examples, "node-1", Options(), PodMatch.INTERFACE),
+    "examples-node-2": (_examples, "node-2", Options(), PodMatch.INTERFACE),
     "examples-node-1-cilium-no-node-traffic": (
         _examples,
         "node-1",
         Options(ipblock_matches_cluster=False, allow_node_local=False),
+        PodMatch.INTERFACE,
+    ),
+    # bridge CNIs (flannel): pods matched by address, both families, node traffic judged
+    "examples-node-1-by-address-no-node-traffic": (
+        _examples, "node-1", Options(allow_node_local=False), PodMatch.ADDRESS
     ),
 }
 
 
 @pytest.mark.parametrize("name", GOLDEN_CASES)
 def test_rendered_ruleset_matches_its_golden_file(name: str):
-    make, node, options = GOLDEN_CASES[name]
-    text = render_ruleset(compile_ruleset(make(), node, options))
+    make, node, options, match = GOLDEN_CASES[name]
+    text = render_ruleset(compile_ruleset(make(), node, options, match))
     path = GOLDEN / f"{name}.nft"
     if UPDATE:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import pytest
 from podwall.assemble import assemble
 from podwall.dataplane.compile import compile_ruleset
 from podwall.dataplane.incremental import IncrementalCompiler
+from podwall.dataplane.names import PodMatch
 from podwall.dataplane.ruleset import render_ruleset
 from podwall.lab.topology import default_topology, topology_manifests
 from podwall.model import Cluster, ContainerPort, Labels, Namespace
@@ -102,14 +103,20 @@ CHANGES = {
 
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize(
-    "options",
-    [Options(), Options(ipblock_matches_cluster=False)],
-    ids=["ipblocks-match-pods", "ipblocks-outside-only"],
+    ("options", "match"),
+    [
+        (Options(), PodMatch.INTERFACE),
+        (Options(ipblock_matches_cluster=False), PodMatch.INTERFACE),
+        (Options(allow_node_local=False), PodMatch.ADDRESS),
+    ],
+    ids=["ipblocks-match-pods", "ipblocks-outside-only", "pods-by-address"],
 )
-def test_incremental_compile_equals_a_full_compile_after_every_change(seed, options):
+def test_incremental_compile_equals_a_full_compile_after_every_change(seed, options, match):
     rng = random.Random(seed)
     cluster = replace(_lab_cluster(), policies=_policies(seed))
-    compilers = {node: IncrementalCompiler(node, options) for node in ("node-1", "node-2")}
+    compilers = {
+        node: IncrementalCompiler(node, options, match) for node in ("node-1", "node-2")
+    }
     modes: Counter[str] = Counter()
     names, weights = zip(*((name, w) for name, (_, w) in CHANGES.items()), strict=True)
     for step in range(30):
@@ -117,7 +124,7 @@ def test_incremental_compile_equals_a_full_compile_after_every_change(seed, opti
         cluster = CHANGES[name][0](cluster, rng)
         for node, compiler in compilers.items():
             got = compiler.compile(cluster)
-            want = compile_ruleset(cluster, node, options)
+            want = compile_ruleset(cluster, node, options, match)
             assert render_ruleset(got) == render_ruleset(want), f"step {step}: {name} on {node}"
             assert got == want
             modes[compiler.mode] += 1

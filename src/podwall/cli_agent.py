@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from podwall.cli_common import IPBlockMode
+from podwall.dataplane.names import PodMatch
 
 __all__ = ["EPILOG", "agent"]
 
@@ -55,6 +56,13 @@ def agent(
                      "every local pod (closed) or enforce nothing (open). An existing table is "
                      "always kept until the first sync replaces it."),
     ] = True,
+    pod_match: Annotated[
+        PodMatch,
+        typer.Option("--pod-match",
+                     help="interface: pods by their Calico-style host interface (routed CNIs); "
+                     "address: pods by IP, for bridge CNIs such as flannel (needs br_netfilter "
+                     "with bridge-nf-call-iptables=1)"),
+    ] = PodMatch.INTERFACE,
     ipblock: Annotated[
         IPBlockMode,
         typer.Option("--ipblock", help="calico: ipBlocks match pod and node IPs too; "
@@ -96,6 +104,7 @@ def agent(
         options=Options(
             ipblock_matches_cluster=ipblock is IPBlockMode.calico, allow_node_local=node_traffic
         ),
+        pod_match=pod_match,
         strict_cidr=not legacy_cidr,
         resync_period=resync_period,
         max_backoff=max_backoff,

@@ -34,6 +34,7 @@ from podwall.dataplane.apply import (
 )
 from podwall.dataplane.incremental import IncrementalCompiler
 from podwall.dataplane.libnft import LibnftRunner, LibnftUnavailable
+from podwall.dataplane.names import PodMatch
 from podwall.semantics.options import Options
 
 __all__ = ["Agent", "AgentConfig"]
@@ -51,6 +52,7 @@ class AgentConfig:
     listen: str = "127.0.0.1:9180"
     failure_policy: FailurePolicy = FailurePolicy.CLOSED
     options: Options = field(default_factory=Options)
+    pod_match: PodMatch = PodMatch.INTERFACE  # address: bridge CNIs (flannel)
     strict_cidr: bool = True
     resync_period: float = 300.0
     max_backoff: float = 30.0
@@ -89,7 +91,7 @@ class Agent:
         self.sync = NodeSync(
             self.cache,
             ClusterView(strict_cidr=config.strict_cidr),
-            lambda: IncrementalCompiler(config.node, config.options),
+            lambda: IncrementalCompiler(config.node, config.options, config.pod_match),
             self.applier,
             metrics=self.metrics,
             log=self.log,
@@ -129,7 +131,7 @@ class Agent:
     def start(self) -> Agent:
         """Settle the failure policy, then serve HTTP and start watching."""
         c = self.config
-        action = prepare_table(self.applier, c.failure_policy, c.options)
+        action = prepare_table(self.applier, c.failure_policy, c.options, c.pod_match)
         self.log.info(
             f"podwall agent starting: {c.failure_policy.value}; {action.value}",
             extra={
@@ -137,6 +139,7 @@ class Agent:
                 "failure_policy": c.failure_policy.value, "startup": action.name.lower(),
                 "ipblock_matches_cluster": c.options.ipblock_matches_cluster,
                 "allow_node_local": c.options.allow_node_local, "strict_cidr": c.strict_cidr,
+                "pod_match": c.pod_match.value,
                 "resync_period": c.resync_period,
             },
         )

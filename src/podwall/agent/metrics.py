@@ -52,11 +52,9 @@ def accumulate(
 def counter_owners(ruleset: Ruleset, cluster: Cluster, node: str) -> dict[str, Owner]:
     """Deny counter name -> whose it is, read from the ruleset's counter maps (interface ->
     counter) and the node's pods' interface names."""
-    pods = {
-        f'"{interface_name(p.namespace, p.name)}"': (p.namespace, p.name)
-        for p in cluster.pods
-        if p.node_name == node
-    }
+    local = [p for p in cluster.pods if p.node_name == node]
+    pods = {f'"{interface_name(p.namespace, p.name)}"': (p.namespace, p.name) for p in local}
+    pods |= {ip: (p.namespace, p.name) for p in local for ip in p.ips}  # maps keyed by address
     owners = {}
     for nft_map in ruleset.maps:
         direction = nft_map.name.rsplit("_", 1)[-1]

@@ -24,7 +24,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from podwall.dataplane.apply import NftApplier, Runner
-from podwall.dataplane.names import INTERFACE_PREFIX, TABLE, TABLE_FAMILY
+from podwall.dataplane.names import INTERFACE_PREFIX, TABLE, TABLE_FAMILY, PodMatch
 from podwall.dataplane.ruleset import Chain, Ruleset
 from podwall.semantics.options import Options
 
@@ -49,10 +49,20 @@ class StartupAction(StrEnum):
     NOTHING = "enforcing nothing until the first sync"
 
 
-def isolating_ruleset(options: Options) -> Ruleset:
-    """Every pod interface isolated both ways: fail-closed's ruleset before the first sync."""
-    pods = f'"{INTERFACE_PREFIX}*"'
+def isolating_ruleset(options: Options, match: PodMatch = PodMatch.INTERFACE) -> Ruleset:
+    """Every pod interface isolated both ways: fail-closed's ruleset before the first sync.
+    Matched by address, pods are unknown until the first sync, so every new forwarded
+    connection is dropped (pod-to-node traffic on input is left alone)."""
     opening = ("ct state established,related accept", _ND)
+    if match is PodMatch.ADDRESS:
+        forward = Chain(
+            name="isolate_forward",
+            base=_HOOK.format("forward", " - 1"),
+            rules=(*opening, "drop"),
+            comment=_COMMENT,
+        )
+        return Ruleset(chains=(forward,))
+    pods = f'"{INTERFACE_PREFIX}*"'
     chains = [
         Chain(
             name="isolate_forward",
@@ -83,13 +93,18 @@ def table_exists(runner: Runner) -> bool:
     return runner(["list", "table", TABLE_FAMILY, TABLE], None).returncode == 0
 
 
-def prepare_table(applier: NftApplier, policy: FailurePolicy, options: Options) -> StartupAction:
+def prepare_table(
+    applier: NftApplier,
+    policy: FailurePolicy,
+    options: Options,
+    match: PodMatch = PodMatch.INTERFACE,
+) -> StartupAction:
     """Make the kernel enforce what `policy` says until the first sync; never removes a table.
     The applier forgets what it applied here, so the first sync replaces the table whole."""
     if table_exists(applier.runner):
         action = StartupAction.KEPT
     elif policy is FailurePolicy.CLOSED:
-        applier.apply(isolating_ruleset(options))
+        applier.apply(isolating_ruleset(options, match))
         action = StartupAction.ISOLATED
     else:
         action = StartupAction.NOTHING

@@ -17,7 +17,7 @@ from podwall.dataplane.apply import (
     ruleset_to_json,
 )
 from podwall.dataplane.compile import compile_ruleset
-from podwall.dataplane.names import interface_name
+from podwall.dataplane.names import PodMatch, interface_name
 from podwall.dataplane.ruleset import Ruleset, render_ruleset, replace_script, update_script
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "ApplyResult",
     "DeniedFlow",
     "NftApplier",
+    "PodMatch",
     "Ruleset",
     "Runner",
     "compile_ruleset",

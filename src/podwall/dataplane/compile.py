@@ -26,6 +26,7 @@ from podwall.dataplane.names import (
     DIRECTION_WORDS,
     EGRESS_DISPATCH,
     INGRESS_DISPATCH,
+    PodMatch,
     denied_set,
     interface_name,
     object_suffix,
@@ -111,10 +112,30 @@ def rule_lines(
     return lines
 
 
-def _deny_lines(word: str) -> list[str]:
-    """After every isolating policy: record the denied flow, count it per pod, drop it."""
-    key = "iifname" if word == "egress" else "oifname"
-    return [f"jump {_RECORD[word]}", f"counter name {key} map @{_COUNTERS[word]} drop"]
+def _deny_lines(word: str, match: PodMatch) -> list[str]:
+    """After every isolating policy: record the denied flow, count it per pod, drop it. By
+    address, a family's counter map misses the other family's packets (the rule breaks), so a
+    last plain `drop` stands behind them."""
+    if match is PodMatch.INTERFACE:
+        key = "iifname" if word == "egress" else "oifname"
+        return [f"jump {_RECORD[word]}", f"counter name {key} map @{_COUNTERS[word]} drop"]
+    side = "saddr" if word == "egress" else "daddr"
+    counted = [
+        f"counter name {address_word(f)} {side} map @{_COUNTERS[word]}{f} drop" for f in FAMILIES
+    ]
+    return [f"jump {_RECORD[word]}", *counted, "drop"]
+
+
+def _dispatch_lines(direction: Direction, match: PodMatch) -> list[str]:
+    """A base chain's lookup of the local pod the packet leaves (egress) or enters (ingress)."""
+    if match is PodMatch.INTERFACE:
+        if direction is Direction.EGRESS:
+            return [f"iifname vmap @{EGRESS_DISPATCH}"]
+        return [f"oifname vmap @{INGRESS_DISPATCH}"]
+    name, side = (
+        (EGRESS_DISPATCH, "saddr") if direction is Direction.EGRESS else (INGRESS_DISPATCH, "daddr")
+    )
+    return [f"{address_word(f)} {side} vmap @{name}{f}" for f in FAMILIES]
 
 
 def _record_chains() -> list[Chain]:
@@ -136,7 +157,12 @@ def _record_chains() -> list[Chain]:
     ]
 
 
-def compile_ruleset(cluster: Cluster, node: str, options: Options | None = None) -> Ruleset:
+def compile_ruleset(
+    cluster: Cluster,
+    node: str,
+    options: Options | None = None,
+    match: PodMatch = PodMatch.INTERFACE,
+) -> Ruleset:
     """The ruleset for `node`'s pods: pure, deterministic, and independent of apply history.
 
     Each policy's rules live once, in its own chain per direction; pods isolated by the same
@@ -161,7 +187,7 @@ def compile_ruleset(cluster: Cluster, node: str, options: Options | None = None)
     lines = {}
     for policy, direction in policy_chains(isolating, {p.key: p for p in policies}):
         lines[policy.key, direction] = chain_lines(c, policy, direction)
-    return assemble_ruleset(c.sets, isolating, lines, options)
+    return assemble_ruleset(c.sets, isolating, lines, options, match)
 
 
 # (pod key, direction) -> the pod and the keys of the policies isolating it there, sorted
@@ -193,10 +219,14 @@ def chain_lines(
 
 
 def assemble_ruleset(
-    sets: dict[str, NftSet], isolating: Isolation, lines: ChainLines, options: Options
+    sets: dict[str, NftSet],
+    isolating: Isolation,
+    lines: ChainLines,
+    options: Options,
+    match: PodMatch = PodMatch.INTERFACE,
 ) -> Ruleset:
     """The ruleset from its parts: shared by the full and the incremental compiler."""
-    plan = _Plan()
+    plan = _Plan(match)
     for (_, direction), (pod, keys) in sorted(isolating.items(), key=_by_pod_key):
         plan.add(pod, direction, keys)
     policy_chains = plan.policy_chains
@@ -230,27 +260,44 @@ def _pod_names(namespace: str, name: str) -> tuple[str, str, str]:
 
 
 class _Plan:
-    """Which pods are isolated by which policies: group chains, dispatch and counter maps."""
+    """Which pods are isolated by which policies: group chains, dispatch and counter maps.
+    Maps are keyed (direction, family): family 0 is the interface maps."""
 
-    def __init__(self) -> None:
+    def __init__(self, match: PodMatch) -> None:
+        self.match = match
         self.groups: dict[tuple[Direction, tuple[str, ...]], None] = {}
-        self.dispatch: dict[Direction, list[tuple[str, str]]] = {d: [] for d in Direction}
-        self.counter_map: dict[Direction, list[tuple[str, str]]] = {d: [] for d in Direction}
+        self.dispatch: dict[tuple[Direction, int], list[tuple[str, str]]] = defaultdict(list)
+        self.counter_map: dict[tuple[Direction, int], list[tuple[str, str]]] = defaultdict(list)
         self.counters: list[str] = []
 
     def add(self, pod: Pod, direction: Direction, keys: tuple[str, ...]) -> None:
         self.groups[direction, keys] = None
-        dispatch, counter_entry, counter = _plan_entry(pod.namespace, pod.name, direction, keys)
-        self.dispatch[direction].append(dispatch)
-        self.counter_map[direction].append(counter_entry)
+        (iface, goto), (_, counter_ref), counter = _plan_entry(
+            pod.namespace, pod.name, direction, keys
+        )
         self.counters.append(counter)
+        if self.match is PodMatch.INTERFACE:
+            self.dispatch[direction, 0].append((iface, goto))
+            self.counter_map[direction, 0].append((iface, counter_ref))
+            return
+        for ip in pod.ips:
+            family = _family(ip)
+            self.dispatch[direction, family].append((ip, goto))
+            self.counter_map[direction, family].append((ip, counter_ref))
 
     @property
     def policy_chains(self) -> set[tuple[str, Direction]]:
         return {(k, direction) for direction, keys in self.groups for k in keys}
 
     def group_chains(self) -> list[Chain]:
-        return [_group_chain_of(direction, keys) for direction, keys in sorted(self.groups)]
+        return [
+            _group_chain_of(direction, keys, self.match) for direction, keys in sorted(self.groups)
+        ]
+
+
+@lru_cache(maxsize=65536)
+def _family(ip: str) -> int:
+    return 6 if ":" in ip else 4
 
 
 @lru_cache(maxsize=65536)
@@ -265,12 +312,12 @@ def _plan_entry(
 
 
 @lru_cache(maxsize=65536)
-def _group_chain_of(direction: Direction, keys: tuple[str, ...]) -> Chain:
+def _group_chain_of(direction: Direction, keys: tuple[str, ...], match: PodMatch) -> Chain:
     jumps = tuple(f"jump {_policy_chain(k, direction)}" for k in keys)
     comment = f"{_WORD[direction]} isolated by {', '.join(keys)}"
     return Chain(
         name=_group_chain(direction, keys),
-        rules=jumps + tuple(_deny_lines(_WORD[direction])),
+        rules=jumps + tuple(_deny_lines(_WORD[direction], match)),
         comment=comment[:120],
     )
 
@@ -291,12 +338,13 @@ def _assemble(sets: list[NftSet], chains: list[Chain], plan: _Plan, options: Opt
         for word in DIRECTION_WORDS
         for f in FAMILIES
     ]
+    families = (0,) if plan.match is PodMatch.INTERFACE else FAMILIES
     maps = [
         NftMap(
-            name=name,
-            key_type="ifname",
+            name=f"{name}{family or ''}",
+            key_type=_ADDR_TYPE.get(family, "ifname"),
             value_type=value,
-            elements=tuple(sorted(elements[direction])),
+            elements=tuple(sorted(elements[direction, family])),
         )
         for direction, name, value, elements in (
             (Direction.EGRESS, EGRESS_DISPATCH, "verdict", plan.dispatch),
@@ -304,7 +352,10 @@ def _assemble(sets: list[NftSet], chains: list[Chain], plan: _Plan, options: Opt
             (Direction.EGRESS, _COUNTERS["egress"], "counter", plan.counter_map),
             (Direction.INGRESS, _COUNTERS["ingress"], "counter", plan.counter_map),
         )
+        for family in families
     ]
+    egress = _dispatch_lines(Direction.EGRESS, plan.match)
+    ingress = _dispatch_lines(Direction.INGRESS, plan.match)
     # Egress and ingress are separate base chains: a policy's `accept` ends its own direction
     # only, so a packet leaving one local pod for another is judged by both.
     hook = "type filter hook {} priority filter{}; policy accept;"
@@ -312,17 +363,17 @@ def _assemble(sets: list[NftSet], chains: list[Chain], plan: _Plan, options: Opt
         Chain(
             name="forward_egress",
             base=hook.format("forward", " - 1"),
-            rules=(_ESTABLISHED, "ct state invalid drop", _ND, f"iifname vmap @{EGRESS_DISPATCH}"),
+            rules=(_ESTABLISHED, "ct state invalid drop", _ND, *egress),
         ),
         Chain(
             name="forward_ingress",
             base=hook.format("forward", ""),
-            rules=(_ESTABLISHED, _ND, f"oifname vmap @{INGRESS_DISPATCH}"),
+            rules=(_ESTABLISHED, _ND, *ingress),
         ),
         Chain(
             name="input",
             base=hook.format("input", ""),
-            rules=(_ESTABLISHED, "ct state invalid drop", _ND, f"iifname vmap @{EGRESS_DISPATCH}"),
+            rules=(_ESTABLISHED, "ct state invalid drop", _ND, *egress),
         ),
         Chain(
             name="output",
@@ -330,7 +381,7 @@ def _assemble(sets: list[NftSet], chains: list[Chain], plan: _Plan, options: Opt
             rules=(
                 _ESTABLISHED,
                 _ND,
-                *(() if options.allow_node_local else (f"oifname vmap @{INGRESS_DISPATCH}",)),
+                *(() if options.allow_node_local else ingress),
             ),
         ),
     ]

@@ -33,6 +33,7 @@ from podwall.dataplane.compile import (
     chain_lines,
     policy_chains,
 )
+from podwall.dataplane.names import PodMatch
 from podwall.dataplane.ruleset import NftSet, Ruleset
 from podwall.dataplane.sets import SetBuilder
 from podwall.model import Cluster, Direction, NetworkPolicy, Pod
@@ -63,9 +64,12 @@ def _address_key(element: str) -> int:
 class IncrementalCompiler:
     """Compiles one node's ruleset again and again; `mode` says how the last call did it."""
 
-    def __init__(self, node: str, options: Options | None = None) -> None:
+    def __init__(
+        self, node: str, options: Options | None = None, match: PodMatch = PodMatch.INTERFACE
+    ) -> None:
         self.node = node
         self.options = options or Options()
+        self.match = match
         self.mode = ""
         self._cluster: Cluster | None = None
         self._builder: SetBuilder | None = None  # valid while pods equal its own
@@ -140,7 +144,7 @@ class IncrementalCompiler:
             lines[key] = (chain.lines, chain.touched)
         self._chains = kept
         self._flipped = set()
-        return assemble_ruleset(self._sets, self._isolating, lines, self.options)
+        return assemble_ruleset(self._sets, self._isolating, lines, self.options, self.match)
 
     def _make_chain(
         self, builder: SetBuilder | None, policy: NetworkPolicy, direction: Direction

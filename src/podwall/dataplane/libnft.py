@@ -92,8 +92,10 @@ class LibnftRunner:
         try:
             try:
                 target = os.open(f"/run/netns/{netns}", os.O_RDONLY)
-            except FileNotFoundError as err:
-                raise LibnftUnavailable(f"no network namespace {netns!r} (ip netns list)") from err
+            except FileNotFoundError as err:  # an OSError, as callers expect: not a missing lib
+                raise FileNotFoundError(
+                    err.errno, f"no network namespace {netns!r} (see ip netns list)"
+                ) from err
             try:
                 _setns(target)
                 try:

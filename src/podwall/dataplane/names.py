@@ -7,6 +7,7 @@ sha1("<namespace>.<pod>")), so the same compiler serves the lab and Calico-style
 from __future__ import annotations
 
 import hashlib
+from enum import StrEnum
 
 __all__ = [
     "DIRECTION_WORDS",
@@ -15,6 +16,7 @@ __all__ = [
     "INTERFACE_PREFIX",
     "TABLE",
     "TABLE_FAMILY",
+    "PodMatch",
     "denied_set",
     "interface_name",
     "object_suffix",
@@ -26,6 +28,17 @@ INTERFACE_PREFIX = "cali"
 EGRESS_DISPATCH = "egress_dispatch"  # map: pod interface -> goto the chain judging its egress
 INGRESS_DISPATCH = "ingress_dispatch"  # map: pod interface -> goto the chain judging its ingress
 DIRECTION_WORDS = ("egress", "ingress")
+
+
+class PodMatch(StrEnum):
+    """How a packet is tied to its local pod. `interface`: by the pod's host-side interface
+    (routed CNIs: Calico, the lab). `address`: by the pod's IP, for bridge CNIs (flannel's
+    cni0 with br_netfilter), whose host-side veth names are random and whose bridged packets
+    show the bridge, not the veth, as their interface. Address matching trusts a pod's source
+    address: a pod that spoofs another's escapes its own egress rules."""
+
+    INTERFACE = "interface"
+    ADDRESS = "address"
 
 
 def denied_set(direction_word: str, family: int) -> str:
