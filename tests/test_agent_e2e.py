@@ -305,3 +305,55 @@ def test_a_restarted_agent_never_leaves_the_node_without_its_table(
     assert second.wait(timeout=DEADLINE) == 0
     assert lab_.isolated() == enforced
     assert lab_.agent_log()[-1]["msg"].startswith("podwall agent stopped")
+
+
+def _burst_policy(i: int) -> dict:
+    """The i-th of a burst: each isolates x/a again, admitting one more port."""
+    ingress = [{"ports": [{"port": 1000 + i}]}]
+    return policy(f"burst-{i}", "a", ["Ingress"], ingress=ingress)
+
+
+@pytest.mark.parametrize("kill_after", [0.05, 0.09, 0.13, 0.17])
+def test_an_agent_killed_mid_update_leaves_one_whole_ruleset(
+    lab: Callable[..., Lab], kill_after: float
+) -> None:
+    """Spaced writes keep the agent applying update after update; it is SIGKILLed after
+    `kill_after` seconds, somewhere among them.
+    The node's table must then be exactly the ruleset of some prefix of the burst: never a
+    mix (nft transactions are atomic, and the agent never sends a partial one)."""
+    import threading
+
+    from podwall.assemble import assemble
+    from podwall.lab.converge import expected_tables, kernel_table
+    from podwall.lab.topology import default_topology, topology_manifests
+    from podwall.semantics import Options
+
+    burst = 8
+    base = [("topology", m) for m in topology_manifests(default_topology())]
+    candidates = []
+    for k in range(burst + 1):
+        manifests = base + [("burst", {**_burst_policy(i), "metadata": {
+            "name": f"burst-{i}", "namespace": "x"}}) for i in range(k)]
+        cluster = assemble(manifests).cluster
+        candidates.append(expected_tables(cluster, [NODE], Options())[NODE])
+
+    lab_ = lab()
+    lab_.start_api()
+    agent = lab_.start_agent()
+    wait_for("the first good sync", lambda: lab_.endpoint("/readyz")[0] == 200)
+    assert kernel_table(lab_.netns) == candidates[0]
+    net = lab_.networking
+    def write() -> None:  # spaced, so the agent applies many separate updates
+        for i in range(burst):
+            net.create_namespaced_network_policy("x", _burst_policy(i))
+            time.sleep(0.02)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    time.sleep(kill_after)
+    agent.send_signal(signal.SIGKILL)
+    agent.wait()
+    left = kernel_table(lab_.netns)
+    writer.join()
+    assert left in candidates, "the killed agent left a ruleset no prefix of the burst gives"
+    assert kernel_table(lab_.netns) == left  # and nothing changes it after the kill
