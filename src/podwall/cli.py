@@ -34,6 +34,7 @@ from podwall.cli_common import (
     say,
     warn,
 )
+from podwall.cli_console import serve
 from podwall.cli_diff import diff
 from podwall.cli_exposure import EPILOG as EXPOSURE_EPILOG
 from podwall.cli_exposure import exposure
@@ -425,6 +426,7 @@ app.command(epilog=EXPOSURE_EPILOG)(exposure)
 app.command()(snapshot)
 app.add_typer(lab_app, name="lab")
 app.command(epilog=AGENT_EPILOG)(agent)
+app.command()(serve)  # the console (podwall.cli_console)
 
 
 def main() -> None:

@@ -1,0 +1,55 @@
+"""The console's database: an engine from a URL, brought to the newest schema by Alembic.
+
+SQLite by default (`~` in a sqlite URL is expanded and its directory created); any SQLAlchemy
+URL works, so PostgreSQL needs only `--database postgresql://...`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import make_url
+
+__all__ = ["DEFAULT_DATABASE", "create_database_engine", "migrate", "resolve_url"]
+
+DEFAULT_DATABASE = "sqlite:///~/.podwall/console.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def resolve_url(url: str) -> str:
+    """A sqlite file URL with `~` expanded and its directory created; other URLs unchanged."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return url
+    path = Path(parsed.database).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return parsed.set(database=str(path)).render_as_string(hide_password=False)
+
+
+def create_database_engine(url: str = DEFAULT_DATABASE) -> Engine:
+    url = resolve_url(url)
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def migrate(engine: Engine, revision: str = "head") -> list[str]:
+    """Upgrade the schema to `revision`; returns the tables present afterwards."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return sorted(inspect(engine).get_table_names())

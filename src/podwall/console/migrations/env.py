@@ -1,0 +1,16 @@
+"""Alembic's environment: migrate the connection `podwall.console.db` hands over (online only)."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from podwall.console.models import Base
+
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()
