@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 
-from podwall.apiserver.server import ApiServer
 from podwall.cli_common import say
 from podwall.lab.errors import LabError
 from podwall.lab.state import lab_home
@@ -71,6 +70,8 @@ def api_server(
     db = db or lab_home() / "lab" / "api.db"
     db.parent.mkdir(parents=True, exist_ok=True)
     try:
+        from podwall.apiserver.server import ApiServer  # the web stack loads only here
+
         server = ApiServer(
             db,
             topology=_topology(topology),
