@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 
@@ -53,3 +54,13 @@ def scratch_namespace() -> Iterator[str]:
         yield name
     finally:
         subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+def wait_for(what: str, check: Callable[[], object], timeout: float = 15.0) -> None:
+    """Poll `check` every 50 ms until it is true; fail the test after `timeout` seconds. Tests
+    wait this way, never by sleeping a fixed time."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)

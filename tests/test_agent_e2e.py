@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from conftest import scratch_namespace
+from conftest import scratch_namespace, wait_for
 from podwall.dataplane.names import EGRESS_DISPATCH, INGRESS_DISPATCH, interface_name
 
 pytestmark = [pytest.mark.root, pytest.mark.cli]
@@ -37,14 +37,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(what: str, check: Callable[[], object], timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def isolated(netns: str) -> dict[str, set[str]] | None:

@@ -10,12 +10,11 @@ import contextlib
 import secrets
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import pytest
 
-from conftest import scratch_namespace
+from conftest import scratch_namespace, wait_for
 from podwall.assemble import assemble
 from podwall.dataplane import NftApplier, PodMatch, compile_ruleset, netns_runner, read_counters
 from podwall.dataplane.names import object_suffix
@@ -79,28 +78,14 @@ def _cluster():
         }
         for name, ip in PODS.items()
     ]
-    manifests.append(
-        {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": "a-from-b", "namespace": "x"},
-            "spec": {
-                "podSelector": {"matchLabels": {"pod": "a"}},
-                "ingress": [{"from": [{"podSelector": {"matchLabels": {"pod": "b"}}}]}],
-            },
-        }
-    )
+    manifests.append(_cluster_policy())
     loaded = assemble([("bridge", m) for m in manifests])
     assert not loaded.invalid
     return loaded.cluster
 
 
 def _wait_listening(pods: dict[str, str]) -> None:
-    deadline = time.monotonic() + 10
-    while not _reaches(pods, "b", "a"):
-        if time.monotonic() > deadline:
-            pytest.fail("the server in pod a never listened")
-        time.sleep(0.1)
+    wait_for("the server in pod a to listen", lambda: _reaches(pods, "b", "a"))
 
 
 def test_pods_on_a_bridge_are_isolated_when_matched_by_address():
@@ -150,13 +135,6 @@ def test_the_agent_enforces_on_a_bridge_node_by_address(tmp_path):
         except OSError:
             return False
 
-    def wait(what: str, check, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
-            if time.monotonic() > deadline:
-                pytest.fail(f"timed out waiting for {what}")
-            time.sleep(0.05)
-
     with bridge_node() as (node, pods), running_server(
         tmp_path / "api.db", topology=parse_topology(TOPOLOGY)
     ) as server:
@@ -171,15 +149,15 @@ def test_the_agent_enforces_on_a_bridge_node_by_address(tmp_path):
             stdout=subprocess.DEVNULL, stderr=(tmp_path / "agent.log").open("w"),
         )
         try:
-            wait("the agent to be ready", lambda: ready(port))
+            wait_for("the agent to be ready", lambda: ready(port))
             assert _reaches(pods, "c", "a")
             api = client.NetworkingV1Api(config.new_client_from_config(str(kubeconfig)))
             body = _cluster_policy()
             api.create_namespaced_network_policy("x", body)
-            wait("x/a isolated on the bridge", lambda: not _reaches(pods, "c", "a"))
+            wait_for("x/a isolated on the bridge", lambda: not _reaches(pods, "c", "a"))
             assert _reaches(pods, "b", "a")
             api.delete_namespaced_network_policy("a-from-b", "x")
-            wait("x/a open again", lambda: _reaches(pods, "c", "a"))
+            wait_for("x/a open again", lambda: _reaches(pods, "c", "a"))
         finally:
             agent.terminate()
             agent.wait(timeout=10)

@@ -14,12 +14,12 @@ import signal
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import wait_for
 from podwall.lab import kubeapi
 from podwall.lab.cluster import API_SERVICE, agent_service
 from podwall.lab.converge import kernel_table
@@ -77,14 +77,6 @@ class Lab:
 
     def pid(self, service: str) -> int:
         return self.state.services[service].pid
-
-
-def wait_for(what: str, check: Callable[[], object], timeout: float = DEADLINE) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def kill(pid: int) -> None:
