@@ -13,6 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
+from console_support import (  # noqa: F401  (fixtures shared by the console's tests)
+    console_database_url,
+    console_env,
+    lab_kubeconfig,
+)
+
 sys.path.insert(0, os.path.dirname(__file__))  # tests import netpol_model and conftest helpers
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -13,11 +11,11 @@ import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
-from apiserver_support import EXAMPLES, running_server
+from console_support import LAB_POLICY, LAB_TOKEN, ConsoleEnv, log_in
 from podwall.console import CSRF_HEADER, create_console
 from podwall.console.db import create_database_engine, migrate
 
-POLICY = (EXAMPLES / "access-demo1.yaml").read_text()
+POLICY = LAB_POLICY
 UNREACHABLE_KUBECONFIG = yaml.safe_dump({
     "apiVersion": "v1", "kind": "Config", "current-context": "gone",
     "clusters": [{"name": "gone", "cluster": {"server": "http://127.0.0.1:9"}}],
@@ -25,43 +23,13 @@ UNREACHABLE_KUBECONFIG = yaml.safe_dump({
     "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "gone"}}],
 })
 VIEWER_PASSWORD = "viewer-password-123"
-LAB_TOKEN = "lab-secret-token"
-
-
-@dataclass
-class Env:
-    client: TestClient  # logged in as admin, CSRF header set
-    admin_password: str
-    url: str
-
-
-def _log_in(client: TestClient, username: str, password: str) -> TestClient:
-    response = client.post("/api/v1/session", json={"username": username, "password": password})
-    assert response.status_code == 200, response.text
-    client.headers[CSRF_HEADER] = response.json()["csrf_token"]
-    return client
+Env = ConsoleEnv
+_log_in = log_in
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
-    url = f"sqlite:///{tmp_path / 'console.db'}"
-    console = create_console(url)
-    assert console.admin_password
-    with TestClient(console.app) as client:
-        yield Env(_log_in(client, "admin", console.admin_password), console.admin_password, url)
-
-
-@pytest.fixture
-def lab_kubeconfig(tmp_path: Path) -> Iterator[str]:
-    with running_server(tmp_path / "api.db", token=LAB_TOKEN) as server:
-        policy = yaml.safe_load(POLICY)
-        created = httpx.post(
-            f"{server.url}/apis/networking.k8s.io/v1/namespaces/default/networkpolicies",
-            headers={"Authorization": f"Bearer {LAB_TOKEN}"},
-            json={**policy, "metadata": {**policy["metadata"], "labels": {"team": "data"}}},
-        )
-        assert created.status_code == 201, created.text
-        yield server.write_kubeconfig(tmp_path / "lab.kubeconfig").read_text()
+def env(console_env: ConsoleEnv) -> ConsoleEnv:
+    return console_env
 
 
 def _viewer(env: Env, cluster: str) -> TestClient:

@@ -10,6 +10,9 @@ ConsoleError (500: unexpected)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 __all__ = [
     "Conflict",
     "ConsoleError",
@@ -21,7 +24,16 @@ __all__ = [
 
 
 class ConsoleError(Exception):
+    """`extra` joins "detail" in the JSON body (e.g. every validation message); `headers` are
+    sent with it (e.g. Retry-After)."""
+
     status = 500
+
+    def __init__(self, message: str, *, extra: Mapping[str, Any] | None = None,
+                 headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
 
 
 class Unauthenticated(ConsoleError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -62,6 +62,11 @@ class Cluster(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_sync_error: Mapped[str | None] = mapped_column(Text)
+    sync_state: Mapped[str] = mapped_column(String(16), default="idle")  # idle|running|...
+    sync_step: Mapped[str | None] = mapped_column(String(128))  # what the running sync reads
+    sync_progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1
+    sync_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sync_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class RoleBinding(Base):
@@ -102,6 +107,9 @@ class AuditEntry(Base):
     cluster: Mapped[str | None] = mapped_column(String(128))
     object: Mapped[str | None] = mapped_column(String(512))
     diff: Mapped[str] = mapped_column(Text, default="")
+    before_manifest: Mapped[str | None] = mapped_column(Text)  # JSON; None: did not exist
+    after_manifest: Mapped[str | None] = mapped_column(Text)  # JSON; None: deleted
+    reverted_by: Mapped[int | None] = mapped_column(Integer)  # id of the entry that undid it
 
 
 class ClusterObject(Base):
