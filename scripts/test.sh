@@ -20,6 +20,12 @@ if [ "${#need[@]}" -gt 0 ]; then
 fi
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 ruff check .
+# The console's tests run on PostgreSQL too: a local server from Debian's packages, unless
+# PODWALL_TEST_POSTGRESQL already names one, or is "off" (the console's tests on SQLite only).
+if [ -z "${PODWALL_TEST_POSTGRESQL:-}" ]; then
+  PODWALL_TEST_POSTGRESQL="$(bash scripts/install-postgresql.sh)"
+fi
+export PODWALL_TEST_POSTGRESQL
 set +e
 python3 -m pytest "$@"
 status=$?

@@ -1,27 +1,48 @@
-"""Shared fixtures for the console's tests: a console on a fresh database, logged in as admin,
-and a lab API server (real HTTP, real SQLite) to register as a cluster.
+"""Shared fixtures for the console's tests: a console on a fresh database, logged in as admin
+(who has changed the first run's one-time password), and a lab API server (real HTTP, real
+SQLite) to register as a cluster.
 
-`console_database_url` names the database every console test runs against.
+`console_database_url` names the database every console test runs against, once per database:
+a SQLite file, and a fresh PostgreSQL database (created on the server PODWALL_TEST_POSTGRESQL
+names, a URL to a database whose role may create databases; dropped after the test). Without
+that variable the PostgreSQL half fails, saying how to get a server:
+
+    export PODWALL_TEST_POSTGRESQL="$(bash scripts/install-postgresql.sh)"   # as root
+
+PODWALL_TEST_POSTGRESQL=off deselects it (the tests run on SQLite only); so does
+`-m "not postgresql"`.
 """
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from apiserver_support import EXAMPLES, running_server
-from podwall.console import CSRF_HEADER, create_console
+from podwall.console import CSRF_HEADER, Console, create_console
+from podwall.console.db import resolve_url
 
 __all__ = [
+    "ADMIN_PASSWORD",
+    "DATABASES",
     "LAB_POLICY",
     "LAB_TOKEN",
     "ConsoleEnv",
+    "admin_console",
+    "change_first_password",
     "console_database_url",
     "console_env",
     "lab_kubeconfig",
@@ -30,13 +51,27 @@ __all__ = [
 
 LAB_POLICY = (EXAMPLES / "access-demo1.yaml").read_text()
 LAB_TOKEN = "lab-secret-token"
+ADMIN_PASSWORD = "admin-chose-this-password"  # what console_env's admin changes to
+POSTGRESQL_ENV = "PODWALL_TEST_POSTGRESQL"
+DATABASES = [
+    "sqlite",
+    *([] if os.environ.get(POSTGRESQL_ENV) == "off"
+      else [pytest.param("postgresql", marks=pytest.mark.postgresql)]),
+]
+_NO_SERVER = (
+    f"{POSTGRESQL_ENV} is not set: the console's tests run on PostgreSQL too. As root, run\n"
+    f'    export {POSTGRESQL_ENV}="$(bash scripts/install-postgresql.sh)"\n'
+    f"or set it to the URL of a PostgreSQL database whose role may create databases "
+    f"({POSTGRESQL_ENV}=off runs the console's tests on SQLite only)"
+)
 
 
 @dataclass
 class ConsoleEnv:
     client: TestClient  # logged in as admin, CSRF header set
-    admin_password: str
+    admin_password: str  # the admin's current password
     url: str
+    console: Console
 
 
 def log_in(client: TestClient, username: str, password: str) -> TestClient:
@@ -46,18 +81,60 @@ def log_in(client: TestClient, username: str, password: str) -> TestClient:
     return client
 
 
-@pytest.fixture
-def console_database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'console.db'}"
+def change_first_password(client: TestClient, one_time_password: str) -> str:
+    """The first-run admin, logged in on `client`, changes its password: the new one."""
+    response = client.post("/api/v1/me/password", json={
+        "current_password": one_time_password, "new_password": ADMIN_PASSWORD})
+    assert response.status_code == 204, response.text
+    return ADMIN_PASSWORD
+
+
+@pytest.fixture(params=DATABASES)
+def console_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'console.db'}"
+        return
+    server = os.environ.get(POSTGRESQL_ENV)
+    if not server:
+        pytest.fail(_NO_SERVER, pytrace=False)
+    name = f"podwall_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(resolve_url(server), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}"))
+    except OperationalError as err:
+        admin.dispose()
+        pytest.fail(f"cannot create a database on {POSTGRESQL_ENV}: {err}\n"
+                    f"(bash scripts/install-postgresql.sh starts a local server)", pytrace=False)
+    try:
+        # as a user gives it (`postgresql://`: the console picks psycopg itself)
+        yield make_url(server).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@contextmanager
+def admin_console(url: str, **options: Any) -> Iterator[ConsoleEnv]:
+    """A console on a fresh database (`options` go to create_console), its admin logged in
+    with a changed password; afterwards its syncs have ended and its connections are closed."""
+    console = create_console(url, **options)
+    assert console.admin_password
+    try:
+        with TestClient(console.app) as client:
+            log_in(client, "admin", console.admin_password)
+            password = change_first_password(client, console.admin_password)
+            yield ConsoleEnv(client, password, url, console)
+    finally:
+        console.app.state.syncs.wait_all()
+        console.engine.dispose()
 
 
 @pytest.fixture
 def console_env(console_database_url: str) -> Iterator[ConsoleEnv]:
-    console = create_console(console_database_url)
-    assert console.admin_password
-    with TestClient(console.app) as client:
-        yield ConsoleEnv(log_in(client, "admin", console.admin_password), console.admin_password,
-                         console_database_url)
+    with admin_console(console_database_url) as env:
+        yield env
 
 
 @pytest.fixture

@@ -1,15 +1,15 @@
-"""The console's REST API against a real SQLite file, with the lab API server as the cluster."""
+"""The console's REST API on real SQLite and PostgreSQL, with the lab API server as the
+cluster."""
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from console_support import LAB_POLICY, LAB_TOKEN, ConsoleEnv, log_in
 from podwall.console import CSRF_HEADER, create_console
@@ -45,13 +45,18 @@ def _register(env: Env, name: str, kubeconfig: str) -> httpx.Response:
     return env.client.post("/api/v1/clusters", json={"name": name, "kubeconfig": kubeconfig})
 
 
-def test_migrations_create_every_table_from_an_empty_database(tmp_path: Path):
-    engine = create_database_engine(f"sqlite:///{tmp_path / 'empty.db'}")
-    assert inspect(engine).get_table_names() == []
-    tables = migrate(engine)
-    assert {"users", "clusters", "role_bindings", "api_tokens", "sessions", "audit_log",
-            "cluster_objects", "alembic_version"} <= set(tables)
-    assert migrate(engine) == tables  # at head already: a no-op
+def test_migrations_create_every_table_from_an_empty_database(console_database_url: str):
+    engine = create_database_engine(console_database_url)
+    try:
+        assert inspect(engine).get_table_names() == []
+        tables = migrate(engine)
+        assert {"users", "clusters", "role_bindings", "api_tokens", "sessions", "audit_log",
+                "cluster_objects", "alembic_version"} <= set(tables)
+        assert migrate(engine) == tables  # at head already: a no-op
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
+    finally:
+        engine.dispose()
 
 
 def test_the_first_run_alone_creates_the_admin_and_its_password(env: Env):
@@ -63,7 +68,7 @@ def test_the_first_run_alone_creates_the_admin_and_its_password(env: Env):
 
 def test_sync_reads_the_lab_cluster_and_lists_its_policies(env: Env, lab_kubeconfig: str):
     assert _register(env, "lab", lab_kubeconfig).status_code == 201
-    synced = env.client.post("/api/v1/clusters/lab/sync").json()
+    synced = env.client.post("/api/v1/clusters/lab/sync?wait=true").json()
     assert synced["state"] == "synced", synced
     assert synced["last_sync_error"] is None and synced["last_sync_at"]
     assert synced["counts"]["NetworkPolicy"] == 1 and synced["counts"]["Pod"] > 0
@@ -87,14 +92,14 @@ def test_policies_filter_by_namespace_name_and_label(
     env: Env, lab_kubeconfig: str, query: dict[str, str], names: list[str]
 ):
     _register(env, "lab", lab_kubeconfig)
-    env.client.post("/api/v1/clusters/lab/sync")
+    env.client.post("/api/v1/clusters/lab/sync?wait=true")
     listed = env.client.get("/api/v1/clusters/lab/policies", params=query)
     assert [p["metadata"]["name"] for p in listed.json()["items"]] == names
 
 
 def test_an_unreachable_cluster_is_a_state_not_a_crash(env: Env):
     assert _register(env, "gone", UNREACHABLE_KUBECONFIG).status_code == 201
-    synced = env.client.post("/api/v1/clusters/gone/sync")
+    synced = env.client.post("/api/v1/clusters/gone/sync?wait=true")
     assert synced.status_code == 200
     body = synced.json()
     assert body["state"] == "unreachable" and body["last_sync_at"] is None
@@ -125,7 +130,8 @@ def test_no_json_response_ever_contains_the_kubeconfig(env: Env, lab_kubeconfig:
     for path in ["/api/v1/clusters", "/api/v1/clusters/lab", "/api/v1/clusters/gone",
                  "/api/v1/clusters/lab/policies", "/api/v1/audit", "/api/v1/me"]:
         bodies.append(env.client.get(path).text)
-    bodies += [env.client.post(f"/api/v1/clusters/{c}/sync").text for c in ("lab", "gone")]
+    bodies += [env.client.post(f"/api/v1/clusters/{c}/sync?wait=true").text
+               for c in ("lab", "gone")]
     for body in bodies:
         json.loads(body)
         for secret in ("secret-token-gone", LAB_TOKEN, "current-context", "kubeconfig\""):
@@ -230,5 +236,6 @@ def test_openapi_lists_the_routes(env: Env):
     paths = TestClient(env.client.app).get("/openapi.json").json()["paths"]
     for path in ("/api/v1/session", "/api/v1/clusters", "/api/v1/clusters/{name}/sync",
                  "/api/v1/clusters/{name}/policies", "/api/v1/validate", "/api/v1/audit",
-                 "/api/v1/tokens", "/api/v1/users"):
+                 "/api/v1/tokens", "/api/v1/users", "/api/v1/me/password",
+                 "/api/v1/tokens/{token_id}"):
         assert path in paths

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from console_support import change_first_password
 from podwall.console import CSRF_HEADER, create_console
 
 BAD_PORT = """\
@@ -43,6 +44,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
     login = client.post("/api/v1/session",
                         json={"username": "admin", "password": console.admin_password})
     client.headers[CSRF_HEADER] = login.json()["csrf_token"]
+    change_first_password(client, console.admin_password)
     return client
 
 

@@ -10,7 +10,7 @@ for analysis; the agent has its own watch loop.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from podwall.errors import InputError
 __all__ = [
     "KUBE_PREFIX",
     "ClusterSource",
+    "Progress",
     "default_kubeconfig",
     "is_cluster_reference",
     "read_cluster",
@@ -37,6 +38,10 @@ _KINDS = (
         "list_network_policy_for_all_namespaces",
     ),
 )
+_RESOURCES = {"Namespace": "namespaces", "Pod": "pods", "NetworkPolicy": "networkpolicies"}
+
+
+Progress = Callable[[str, float], None]  # (step, fraction done before it), e.g. ("pods", 1/3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +69,22 @@ def is_cluster_reference(text: str) -> bool:
     return text.startswith(KUBE_PREFIX)
 
 
-def read_cluster(source: ClusterSource) -> list[tuple[str, dict[str, Any]]]:
-    """(source label, manifest) for every namespace, pod and NetworkPolicy of the cluster."""
-    return list(_manifests(source))
+def read_cluster(
+    source: ClusterSource, *, progress: Progress | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """(source label, manifest) for every namespace, pod and NetworkPolicy of the cluster.
+
+    `progress`, when given, is called before each list with the step ("namespaces", "pods",
+    "networkpolicies") and the fraction of steps done; an exception it raises ends the read.
+    """
+    return list(_manifests(source, progress or _no_progress))
 
 
-def _manifests(source: ClusterSource) -> Iterator[tuple[str, dict[str, Any]]]:
+def _no_progress(_step: str, _done: float) -> None:
+    pass
+
+
+def _manifests(source: ClusterSource, progress: Progress) -> Iterator[tuple[str, dict[str, Any]]]:
     from kubernetes import client, config  # an edge import: only live-cluster reads pay for it
     from kubernetes.config.config_exception import ConfigException
 
@@ -86,7 +101,8 @@ def _manifests(source: ClusterSource) -> Iterator[tuple[str, dict[str, Any]]]:
         raise InputError(f"kubeconfig {path}: {err}") from err
     label = f"cluster {source.context or 'current-context'}"
     with api_client:
-        for api_version, kind, api_name, method in _KINDS:
+        for done, (api_version, kind, api_name, method) in enumerate(_KINDS):
+            progress(_RESOURCES[kind], done / len(_KINDS))
             api = getattr(client, api_name)(api_client)
             try:
                 listed = getattr(api, method)(_request_timeout=_TIMEOUT_SECONDS)

@@ -39,6 +39,7 @@ class Console:
 def create_console(
     database_url: str = DEFAULT_DATABASE, *, clock: Clock | None = None,
     read: clusters.ReadCluster = read_cluster, secure_cookies: bool = False,
+    sync_deadline: float = 30.0,
 ) -> Console:
     clock = clock or (lambda: datetime.now(UTC))
     engine = create_database_engine(database_url)
@@ -46,10 +47,12 @@ def create_console(
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions.begin() as db:
         password = auth.ensure_admin(db, clock())
+        clusters.end_interrupted_syncs(db, clock())
     app = FastAPI(title="podwall console", version="1",
                   description="Manage NetworkPolicies across clusters.")
     app.state.sessions, app.state.clock, app.state.read = sessions, clock, read
     app.state.secure_cookies = secure_cookies
+    app.state.syncs = clusters.Syncs(sessions, clock, read, sync_deadline)
     app.add_exception_handler(ConsoleError, console_error)  # type: ignore[arg-type]
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")

@@ -1,7 +1,8 @@
 """The console's database: an engine from a URL, brought to the newest schema by Alembic.
 
 SQLite by default (`~` in a sqlite URL is expanded and its directory created); any SQLAlchemy
-URL works, so PostgreSQL needs only `--database postgresql://...`.
+URL works, so PostgreSQL needs only `--database postgresql://...` (plain `postgresql://` and
+`postgres://` URLs use the psycopg 3 driver, a dependency of podwall).
 """
 
 from __future__ import annotations
@@ -19,9 +20,16 @@ DEFAULT_DATABASE = "sqlite:///~/.podwall/console.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+_POSTGRESQL_DRIVER = "postgresql+psycopg"
+_POSTGRESQL_ALIASES = frozenset({"postgresql", "postgres"})  # no driver named: psycopg 3
+
+
 def resolve_url(url: str) -> str:
-    """A sqlite file URL with `~` expanded and its directory created; other URLs unchanged."""
+    """A sqlite file URL with `~` expanded and its directory created; a PostgreSQL URL without
+    a driver with psycopg 3's; other URLs unchanged."""
     parsed = make_url(url)
+    if parsed.drivername in _POSTGRESQL_ALIASES:
+        return parsed.set(drivername=_POSTGRESQL_DRIVER).render_as_string(hide_password=False)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return url
     path = Path(parsed.database).expanduser()

@@ -54,7 +54,7 @@ def _now(request: Request) -> datetime:
     return request.app.state.clock()
 
 
-Db = Annotated[DbSession, Depends(_db)]
+Db = Annotated[DbSession, Depends(_db, scope="function")]  # commit before the response goes
 Now = Annotated[datetime, Depends(_now)]
 SessionCookie = Annotated[str | None, Cookie(alias=SESSION_COOKIE)]
 
@@ -64,8 +64,10 @@ def _principal(
     csrf: Annotated[str | None, Header(alias=CSRF_HEADER)] = None,
     authorization: Annotated[str | None, Header()] = None,
 ) -> auth.Principal:
-    return auth.authenticate(db, method=request.method, session_token=session, csrf_header=csrf,
-                             authorization=authorization, now=now)
+    caller = auth.authenticate(db, method=request.method, session_token=session,
+                               csrf_header=csrf, authorization=authorization, now=now)
+    auth.require_password_changed(caller, request.scope.get("endpoint"))
+    return caller
 
 
 Caller = Annotated[auth.Principal, Depends(_principal)]

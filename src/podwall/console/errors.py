@@ -5,7 +5,9 @@ ConsoleError (500: unexpected)
 ├── Forbidden         403  missing CSRF token, or a role too weak for the cluster
 ├── NotFound          404  no such cluster or user
 ├── Conflict          409  the name is taken
-└── Unprocessable     422  a kubeconfig, context or YAML that cannot be used
+├── Unprocessable     422  a kubeconfig, context or YAML that cannot be used
+├── TooManyRequests   429  too many failed logins for a username (with Retry-After)
+└── BadGateway        502  a cluster that does not answer, or answers with a server error
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 __all__ = [
+    "BadGateway",
     "Conflict",
     "ConsoleError",
     "Forbidden",
     "NotFound",
+    "TooManyRequests",
     "Unauthenticated",
     "Unprocessable",
 ]
@@ -54,3 +58,11 @@ class Conflict(ConsoleError):
 
 class Unprocessable(ConsoleError):
     status = 422
+
+
+class TooManyRequests(ConsoleError):
+    status = 429
+
+
+class BadGateway(ConsoleError):
+    status = 502

@@ -6,11 +6,13 @@ secret stored in clear is a cluster's kubeconfig, which no endpoint ever returns
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ApiToken",
@@ -23,6 +25,7 @@ __all__ = [
     "RoleBinding",
     "Session",
     "User",
+    "UtcDateTime",
 ]
 
 
@@ -39,6 +42,24 @@ class Role(StrEnum):
     admin = "admin"
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in UTC, aware on the way out from every database: PostgreSQL's timestamptz
+    comes back aware, SQLite's text naive (it keeps no zone), so both are normalised here."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
+        return None if value is None else _utc(value)
+
+    def process_result_value(self, value: datetime | None, _dialect: Dialect) -> datetime | None:
+        return None if value is None else _utc(value)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -50,7 +71,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(16))
     must_change_password: Mapped[bool] = mapped_column(default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Cluster(Base):
@@ -59,14 +80,14 @@ class Cluster(Base):
     name: Mapped[str] = mapped_column(String(128), unique=True)
     kubeconfig: Mapped[str] = mapped_column(Text)
     context: Mapped[str | None] = mapped_column(String(256))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_sync_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_sync_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_sync_error: Mapped[str | None] = mapped_column(Text)
     sync_state: Mapped[str] = mapped_column(String(16), default="idle")  # idle|running|...
     sync_step: Mapped[str | None] = mapped_column(String(128))  # what the running sync reads
     sync_progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1
-    sync_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    sync_finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sync_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    sync_finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class RoleBinding(Base):
@@ -84,8 +105,8 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(128))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Session(Base):
@@ -94,14 +115,14 @@ class Session(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     csrf_token: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class AuditEntry(Base):
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     username: Mapped[str] = mapped_column(String(128))  # who, as given (failed logins too)
     action: Mapped[str] = mapped_column(String(64))
     cluster: Mapped[str | None] = mapped_column(String(128))

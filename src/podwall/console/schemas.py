@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from podwall.console.models import GlobalRole, Role
 
 __all__ = [
+    "ApiTokenOut",
     "AuditOut",
     "BindingIn",
     "ClusterIn",
@@ -22,7 +23,9 @@ __all__ = [
     "LoginIn",
     "LoginOut",
     "MeOut",
+    "PasswordIn",
     "PolicyList",
+    "SyncOut",
     "TokenIn",
     "TokenOut",
     "UserIn",
@@ -58,6 +61,12 @@ class MeOut(_Out):
     is_admin: bool
     via: str
     roles: dict[str, Role]  # cluster name -> role
+    must_change_password: bool  # until it is changed, only /me and logging out answer
+
+
+class PasswordIn(_In):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=12, max_length=1024)
 
 
 class UserIn(_In):
@@ -84,10 +93,25 @@ class TokenOut(_Out):
     token: str  # shown once; only its digest is stored
 
 
+class ApiTokenOut(_Out):
+    id: int
+    name: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
 class ClusterIn(_In):
     name: str = Field(pattern=_NAME, max_length=128)
     kubeconfig: str = Field(min_length=1, max_length=1_000_000)
     context: str | None = Field(default=None, max_length=256)
+
+
+class SyncOut(_Out):
+    state: str  # "idle" (never run), "running", "succeeded" or "failed"
+    step: str | None  # "namespaces", "pods", "networkpolicies", "storing"; where it failed
+    progress: float = Field(ge=0, le=1)
+    started_at: datetime | None
+    finished_at: datetime | None
 
 
 class ClusterOut(_Out):
@@ -99,6 +123,7 @@ class ClusterOut(_Out):
     state: str  # "never synced", "synced" or "unreachable"
     role: Role | None  # the caller's role on it
     counts: dict[str, int]  # kind -> objects in the last sync
+    sync: SyncOut  # the last (or running) sync
 
 
 class Created(_Out):

@@ -17,7 +17,7 @@ from html import escape
 
 from podwall.render.graph import EDGE_COLORS, Detail, Edge, EdgeKind, Graph, Node, abbreviate
 
-__all__ = ["render_graph_svg"]
+__all__ = ["SVG_NAMESPACE", "render_graph_svg"]
 
 NODE_R = 6.0
 GROUP_R = 9.0  # a node standing for several pods
@@ -28,6 +28,7 @@ CHAR_W = 6.0  # px per character at FONT px
 FONT = 11
 GAP = 28.0  # between namespaces, labels included
 LOOP = 38.0  # how far a node's own loop reaches
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"  # a name, never fetched
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +140,8 @@ def _edge_svg(edge: Edge, places: dict[str, _Place], ident: str, opacity: float)
     dash = ' stroke-dasharray="6 4"' if edge.kind is EdgeKind.closed else ""
     tip = escape(f"{edge.src} → {edge.dst}\n{edge.tooltip}")
     return (
-        f'<path class="edge {edge.kind.value}" d="{path}" fill="none" '
+        f'<path class="edge {edge.kind.value}" data-from="{escape(edge.src)}" '
+        f'data-to="{escape(edge.dst)}" d="{path}" fill="none" '
         f'stroke="{EDGE_COLORS[edge.kind]}" stroke-width="1.4" stroke-opacity="{opacity}"{dash} '
         f'marker-end="url(#{ident}-{edge.kind.value})"><title>{tip}</title></path>'
     )
@@ -160,6 +162,15 @@ def _edge_label_svg(edge: Edge, places: dict[str, _Place]) -> str:
     )
 
 
+def _node_hooks(node: Node) -> str:
+    """Attributes a page's script or a browser test can find the node by: `data-node` (its id),
+    `data-members` (how many pods it stands for) and, for a node that is one pod, `data-pod`."""
+    hooks = f'data-node="{escape(node.id)}" data-members="{len(node.members)}"'
+    if node.members == (node.id,):
+        hooks += f' data-pod="{escape(node.id)}"'
+    return hooks
+
+
 def _node_svg(node: Node, place: _Place) -> str:
     ox, oy = place.out
     gap = place.r + 4
@@ -168,7 +179,8 @@ def _node_svg(node: Node, place: _Place) -> str:
     tip = escape("\n".join(abbreviate(node.members, 30)))
     fill = "#dfe7f2" if len(node.members) > 1 else "#ffffff"
     return (
-        f'<g class="node"><circle cx="{_f(place.x)}" cy="{_f(place.y)}" r="{_f(place.r)}" '
+        f'<g class="node" {_node_hooks(node)}>'
+        f'<circle cx="{_f(place.x)}" cy="{_f(place.y)}" r="{_f(place.r)}" '
         f'fill="{fill}" stroke="#334155" stroke-width="1.2"><title>{tip}</title></circle>'
         f'<text x="{_f(place.x + ox * gap)}" y="{_f(place.y + oy * gap)}" '
         f'text-anchor="{anchor}" dominant-baseline="{baseline}" font-size="{FONT}">'
@@ -187,12 +199,16 @@ def _namespace_svg(name: str, ring: _Ring) -> str:
     )
 
 
-def render_graph_svg(graph: Graph, *, ident: str, edge_labels: bool = False) -> str:
+def render_graph_svg(
+    graph: Graph, *, ident: str, edge_labels: bool = False, standalone: bool = False
+) -> str:
     """An `<svg class="graph">` element for an HTML page. `ident` prefixes its element ids, so
-    several drawings share a page; `edge_labels` writes each edge's label beside it."""
+    several drawings share a page; `edge_labels` writes each edge's label beside it;
+    `standalone` adds the SVG namespace, for a document served as image/svg+xml."""
+    xmlns = f' xmlns="{SVG_NAMESPACE}"' if standalone else ""
     if not graph.nodes:
         return (
-            '<svg class="graph" viewBox="0 0 240 40" width="240" height="40">'
+            f'<svg class="graph"{xmlns} viewBox="0 0 240 40" width="240" height="40">'
             '<text x="8" y="24" font-size="12">nothing to draw</text></svg>'
         )
     rings, places, half = _layout(graph, LABELLED_ARC if edge_labels else ARC)
@@ -200,7 +216,7 @@ def render_graph_svg(graph: Graph, *, ident: str, edge_labels: bool = False) -> 
     opacity = 0.9 if len(graph.edges) <= 30 else 0.6 if len(graph.edges) <= 300 else 0.3
     size = _f(2 * half)
     parts = [
-        f'<svg class="graph" id="{ident}" viewBox="{_f(-half)} {_f(-half)} {size} {size}" '
+        f'<svg class="graph"{xmlns} id="{ident}" viewBox="{_f(-half)} {_f(-half)} {size} {size}" '
         f'width="{size}" height="{size}" font-family="sans-serif" role="img" '
         f'aria-label="{escape(graph.title)}">',
         f"<title>{escape(graph.title)}</title>",

@@ -14,8 +14,10 @@ from podwall.semantics import Decision, Matrix, PodExplanation, Side
 from podwall.semantics.explain import DirectionExplanation
 
 __all__ = [
+    "decision_text",
     "decision_view",
     "declared_ports_view",
+    "explanation_text",
     "explanation_view",
     "isolation_view",
     "matrix_view",
@@ -25,31 +27,42 @@ _YES = Text("✓", style="bold green")
 _NO = Text("✗", style="bold red")
 
 
-def _side_view(title: str, side: Side) -> RenderableType:
+def _side_lines(title: str, side: Side) -> list[Text]:
     verdict = Text("allowed", style="green") if side.allowed else Text("denied", style="red")
     head = Text.assemble((f"{title}: ", "bold"), verdict)
     if side.isolated_by:
         head.append(f"  (isolated by {', '.join(side.isolated_by)})", style="dim")
-    lines: list[RenderableType] = [head]
+    lines = [head]
     for reason in side.reasons:
         where = f"{reason.policy} {reason.path}: " if reason.policy else ""
         lines.append(Text(f"  • {where}{reason.text}"))
-    return Group(*lines)
+    return lines
 
 
-def decision_view(decision: Decision) -> RenderableType:
+def _decision_parts(decision: Decision) -> tuple[Text, list[Text]]:
+    """The panel's title and its lines."""
     flow = decision.flow
     verdict = Text(
         decision.verdict.value.upper(), style="bold green" if decision.allowed else "bold red"
     )
-    parts: list[RenderableType] = [
-        _side_view(f"egress of {flow.src.label}", decision.egress),
-        _side_view(f"ingress of {flow.dst.label}", decision.ingress),
+    lines = [
+        *_side_lines(f"egress of {flow.src.label}", decision.egress),
+        *_side_lines(f"ingress of {flow.dst.label}", decision.ingress),
+        *(Text(f"note: {note}", style="yellow") for note in decision.notes),
     ]
-    parts += [Text(f"note: {note}", style="yellow") for note in decision.notes]
-    return Panel(
-        Group(*parts), title=Text.assemble(verdict, f"  {flow.render()}"), title_align="left"
-    )
+    return Text.assemble(verdict, f"  {flow.render()}"), lines
+
+
+def decision_view(decision: Decision) -> RenderableType:
+    title, lines = _decision_parts(decision)
+    return Panel(Group(*lines), title=title, title_align="left")
+
+
+def decision_text(decision: Decision) -> str:
+    """`decision_view`'s words as plain text, without its frame or wrapping: the title line,
+    then one line per line of the panel (for a web page or a JSON field)."""
+    title, lines = _decision_parts(decision)
+    return "\n".join(t.plain for t in (title, *lines))
 
 
 def matrix_view(matrix: Matrix) -> list[RenderableType]:
@@ -73,15 +86,13 @@ def matrix_view(matrix: Matrix) -> list[RenderableType]:
     return views
 
 
-def _direction_view(d: DirectionExplanation, peers_word: str) -> list[RenderableType]:
+def _direction_view(d: DirectionExplanation, peers_word: str) -> list[Text]:
     name = d.direction.value.lower()
     if not d.isolated:
         return [
             Text(f"{d.direction.value}: open (no policy isolates it for {name})", style="green")
         ]
-    lines: list[RenderableType] = [
-        Text(f"{d.direction.value}: isolated by {', '.join(d.isolated_by)}", style="yellow")
-    ]
+    lines = [Text(f"{d.direction.value}: isolated by {', '.join(d.isolated_by)}", style="yellow")]
     if not d.allowances:
         lines.append(Text(f"  • no rule allows any {name}: all {name} is denied", style="red"))
     for a in d.allowances:
@@ -89,24 +100,36 @@ def _direction_view(d: DirectionExplanation, peers_word: str) -> list[Renderable
     return lines
 
 
-def _reach_lines(label: str, by_port: dict[str, tuple[str, ...]]) -> list[RenderableType]:
-    lines: list[RenderableType] = []
+def _reach_lines(label: str, by_port: dict[str, tuple[str, ...]]) -> list[Text]:
+    lines: list[Text] = []
     for port, pods in by_port.items():
         shown = ", ".join(pods[:12]) + (f", … ({len(pods)} in all)" if len(pods) > 12 else "")
         lines.append(Text(f"  {port}: {label} {shown or 'no other pod'}"))
     return lines
 
 
+def _explanation_lines(e: PodExplanation) -> list[Text]:
+    return [
+        *(Text(f"note: {n}", style="yellow") for n in e.notes),
+        *_direction_view(e.ingress, "from"),
+        *_reach_lines("reachable from", e.reachable_from),
+        *_direction_view(e.egress, "to"),
+        *_reach_lines("reaches", e.reaches),
+    ]
+
+
 def explanation_view(explanations: Sequence[PodExplanation]) -> list[RenderableType]:
-    views: list[RenderableType] = []
-    for e in explanations:
-        parts: list[RenderableType] = [Text(f"note: {n}", style="yellow") for n in e.notes]
-        parts += _direction_view(e.ingress, "from")
-        parts += _reach_lines("reachable from", e.reachable_from)
-        parts += _direction_view(e.egress, "to")
-        parts += _reach_lines("reaches", e.reaches)
-        views.append(Panel(Group(*parts), title=e.pod, title_align="left"))
-    return views
+    return [
+        Panel(Group(*_explanation_lines(e)), title=e.pod, title_align="left")
+        for e in explanations
+    ]
+
+
+def explanation_text(explanation: PodExplanation) -> str:
+    """One pod's `explanation_view` as plain text without frame or wrapping: the pod, then the
+    panel's lines."""
+    lines = _explanation_lines(explanation)
+    return "\n".join([explanation.pod, *(t.plain for t in lines)])
 
 
 def isolation_view(explanations: Sequence[PodExplanation], pods: Sequence[Pod]) -> Table:
