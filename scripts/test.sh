@@ -18,6 +18,7 @@ if [ "${#need[@]}" -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+bash scripts/install-chromium.sh  # Debian's chromium for the console's browser tests
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 ruff check .
 # The console's tests run on PostgreSQL too: a local server from Debian's packages, unless

@@ -22,6 +22,7 @@ from podwall.console.db import DEFAULT_DATABASE, create_database_engine, migrate
 from podwall.console.deps import console_error
 from podwall.console.errors import ConsoleError
 from podwall.console.routes import ROUTERS
+from podwall.console.ui import mount_ui
 from podwall.kube import read_cluster
 
 __all__ = ["Clock", "Console", "create_console"]
@@ -56,4 +57,5 @@ def create_console(
     app.add_exception_handler(ConsoleError, console_error)  # type: ignore[arg-type]
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")
+    mount_ui(app)  # the browser UI at /
     return Console(app=app, engine=engine, admin_password=password)
