@@ -41,6 +41,8 @@ from podwall.cli_exposure import exposure
 from podwall.cli_lab import lab_app
 from podwall.cli_lint import lint
 from podwall.cli_snapshot import snapshot
+from podwall.cli_up import EPILOG as UP_EPILOG
+from podwall.cli_up import up_command
 from podwall.encode import encode_object
 from podwall.errors import EXIT_DENIED, InputError, PodwallError
 from podwall.model import Pod
@@ -427,6 +429,7 @@ app.command()(snapshot)
 app.add_typer(lab_app, name="lab")
 app.command(epilog=AGENT_EPILOG)(agent)
 app.command()(serve)  # the console (podwall.cli_console)
+app.command("up", epilog=UP_EPILOG)(up_command)  # lab + console (podwall.cli_up)
 
 
 def main() -> None:
