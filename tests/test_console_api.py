@@ -4,12 +4,14 @@ cluster."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
+from sqlalchemy.orm import sessionmaker
 
 from console_support import LAB_POLICY, LAB_TOKEN, ConsoleEnv, log_in
 from podwall.console import CSRF_HEADER, create_console
@@ -239,3 +241,50 @@ def test_openapi_lists_the_routes(env: Env):
                  "/api/v1/tokens", "/api/v1/users", "/api/v1/me/password",
                  "/api/v1/tokens/{token_id}"):
         assert path in paths
+
+
+def test_a_reset_password_is_one_time_and_ends_the_old_sessions(env: Env):
+    from podwall.console import auth  # the operator's path: `podwall up --reset-admin-password`
+
+    sessions = sessionmaker(create_database_engine(env.url))
+    with sessions.begin() as db:
+        password = auth.reset_password(db, "admin", by="system", now=datetime.now(UTC))
+    assert env.client.get("/api/v1/me").status_code == 401  # the old session is gone
+    fresh = _log_in(TestClient(env.client.app), "admin", password)
+    assert fresh.get("/api/v1/me").json()["must_change_password"] is True
+    assert fresh.get("/api/v1/clusters").status_code == 403  # until it is changed
+
+
+@pytest.mark.parametrize(
+    ("home", "expected"),
+    [
+        pytest.param(None, "sqlite:///~/.podwall/console.db", id="no PODWALL_HOME: ~/.podwall"),
+        pytest.param("/srv/pw", "sqlite:////srv/pw/console.db", id="PODWALL_HOME, as the lab"),
+    ],
+)
+def test_serve_and_up_share_the_default_database(monkeypatch: pytest.MonkeyPatch,
+                                                 home: str | None, expected: str):
+    from podwall.console.db import HOME_ENV, default_database_url
+
+    monkeypatch.delenv(HOME_ENV, raising=False)
+    if home is not None:
+        monkeypatch.setenv(HOME_ENV, home)
+    assert default_database_url() == expected
+
+
+def test_repointing_a_cluster_keeps_its_objects_and_is_audited(env: Env, lab_kubeconfig: str):
+    from podwall.console import clusters
+
+    assert _register(env, "lab", UNREACHABLE_KUBECONFIG).status_code == 201
+    sessions = sessionmaker(create_database_engine(env.url))
+    with sessions.begin() as db:
+        found = clusters.get_cluster(db, "lab")
+        now = datetime.now(UTC)
+        assert clusters.repoint_cluster(db, found, kubeconfig=lab_kubeconfig, username="system",
+                                        now=now)
+        assert not clusters.repoint_cluster(db, found, kubeconfig=lab_kubeconfig,
+                                            username="system", now=now)
+    synced = env.client.post("/api/v1/clusters/lab/sync", params={"wait": "true"}).json()
+    assert synced["state"] == "synced", synced
+    assert [e["action"] for e in env.client.get("/api/v1/audit").json()].count(
+        "cluster.update") == 1

@@ -83,10 +83,12 @@ EXAMPLES = Path(__file__).parent / "examples"
 app = typer.Typer(
     name="podwall",
     help="Kubernetes NetworkPolicy exactly as Kubernetes means it: validate policies, decide "
-    "and explain any flow, and compute who can talk to whom.\n\n"
+    "and explain any flow, and compute who can talk to whom; enforce policies with nftables "
+    "(lab, agent) and manage them in a web console (up, serve).\n\n"
     "Input is whatever kubectl prints: -f FILE|DIR|- (YAML or JSON, multi-document, Lists), "
     "e.g. kubectl get ns,pods,networkpolicies -A -o yaml | podwall matrix -f -",
     epilog="Examples:\n\n"
+    "  podwall up                                        # lab + console, http://127.0.0.1:8080\n\n"
     "  podwall analyze                                   # the bundled examples\n\n"
     "  podwall validate -f policies/ -o yaml             # as the API server stores them\n\n"
     "  podwall check -f cluster/ --from default/frontend --to default/db --port 6379/TCP\n\n"

@@ -20,15 +20,16 @@ def serve(
     database: Annotated[
         str,
         typer.Option("--database", help="SQLAlchemy URL, e.g. postgresql://user@host/podwall "
-                     "(default: sqlite:///~/.podwall/console.db)"),
+                     "(default: sqlite:///$PODWALL_HOME/console.db, home ~/.podwall)"),
     ] = "",
 ) -> None:
     """Serve the console: manage clusters' NetworkPolicies through a JSON REST API."""
     import uvicorn  # an edge import: only `serve` pays for the web stack
 
-    from podwall.console import DEFAULT_DATABASE, create_console
+    from podwall.console import create_console
+    from podwall.console.db import default_database_url
 
-    console = create_console(database or DEFAULT_DATABASE, secure_cookies=False)
+    console = create_console(database or default_database_url(), secure_cookies=False)
     if console.admin_password is not None:
         say(f"Created user admin with one-time password: {console.admin_password}")
         say("(shown only now; log in and create your own users and API tokens)")

@@ -11,9 +11,6 @@ migrated, with the cluster "lab" registered (re-pointed when the lab's address c
 synced. (4) Last: the URL, admin and its one-time password (first run, or
 `--reset-admin-password`), how to stop. (5) SIGINT/SIGTERM stops the console and the in-process
 API, and takes down a lab this run started (unless `--keep-lab`); a reused lab stays up.
-
-The console has no call to "register or re-point the lab" or "reset admin's password":
-`_register_lab` and `_reset_admin_password` are thin wrappers over its models and functions.
 """
 
 from __future__ import annotations
@@ -203,6 +200,12 @@ def _close_lab(run: LabRun, keep: bool) -> str:
             f"{len(removed.agents)} processes")
 
 
+def _default_database() -> str:
+    from podwall.console.db import default_database_url
+
+    return default_database_url()
+
+
 def _open_console(database: str) -> Any:
     """The console on `database`, migrated; a database that cannot be opened is an UpError."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -220,7 +223,7 @@ def _register_lab(db: DbSession, kubeconfig: str, now: datetime) -> str:
     """Register the cluster "lab", or point it at the lab's current address."""
     from sqlalchemy import select
 
-    from podwall.console import audit, clusters
+    from podwall.console import clusters
     from podwall.console.models import Cluster
 
     found = db.scalar(select(Cluster).where(Cluster.name == LAB_CLUSTER))
@@ -231,12 +234,9 @@ def _register_lab(db: DbSession, kubeconfig: str, now: datetime) -> str:
     if f"current-context: {LAB_CONTEXT}" not in found.kubeconfig:
         raise UpError(f"a cluster named {LAB_CLUSTER!r} is registered and is not podwall's lab: "
                       "rename it in the console, or use another --database")
-    if found.kubeconfig == kubeconfig:
-        return "already registered"
-    found.kubeconfig = kubeconfig
-    audit.record(db, at=now, username=SYSTEM_USER, action="cluster.update", cluster=LAB_CLUSTER,
-                 object="kubeconfig: the lab's new address")
-    return "registered (new address)"
+    if clusters.repoint_cluster(db, found, kubeconfig=kubeconfig, username=SYSTEM_USER, now=now):
+        return "registered (new address)"
+    return "already registered"
 
 
 def _sync_lab(db: DbSession, now: datetime) -> str:
@@ -255,25 +255,6 @@ def _sync_lab(db: DbSession, now: datetime) -> str:
                              .group_by(ClusterObject.kind)).all())
     return (f"synced: {counts.get('Namespace', 0)} namespaces, {counts.get('Pod', 0)} pods, "
             f"{counts.get('NetworkPolicy', 0)} NetworkPolicies")
-
-
-def _reset_admin_password(db: DbSession, now: datetime) -> str:
-    """A new one-time password for admin (changed at the next login); its sessions end."""
-    from sqlalchemy import delete, select
-
-    from podwall.console import audit, auth
-    from podwall.console.credentials import hash_password, new_password
-    from podwall.console.models import Session, User
-
-    user = db.scalar(select(User).where(User.username == auth.ADMIN_USERNAME))
-    if user is None:
-        raise UpError(f"there is no user {auth.ADMIN_USERNAME!r} to reset")
-    password = new_password()
-    user.password_hash, user.must_change_password = hash_password(password), True
-    db.execute(delete(Session).where(Session.user_id == user.id))
-    audit.record(db, at=now, username=SYSTEM_USER, action="user.password.reset",
-                 object=auth.ADMIN_USERNAME)
-    return password
 
 
 def _admin_lines(db: DbSession, password: str | None) -> list[str]:
@@ -297,6 +278,8 @@ def _admin_lines(db: DbSession, password: str | None) -> list[str]:
 def _prepare_console(sessions: sessionmaker, run: LabRun, created: str | None,
                      reset: bool) -> list[str]:
     """Register and sync the lab; the admin's lines for the final message."""
+    from podwall.console import auth
+
     now = datetime.now(UTC)
     with sessions.begin() as db:
         registered = _register_lab(db, run.kubeconfig.read_text(), now)
@@ -304,7 +287,8 @@ def _prepare_console(sessions: sessionmaker, run: LabRun, created: str | None,
         synced = _sync_lab(db, now)
     say(f"cluster {LAB_CLUSTER}: {registered}, {synced}")
     with sessions.begin() as db:
-        password = _reset_admin_password(db, now) if reset and created is None else created
+        password = (auth.reset_password(db, auth.ADMIN_USERNAME, by=SYSTEM_USER, now=now)
+                    if reset and created is None else created)
         return _admin_lines(db, password)
 
 
@@ -377,7 +361,7 @@ def up_command(
     try:
         run = _open_lab(lab, chosen, prefix)
         say(run.summary)
-        console = _open_console(database or f"sqlite:///{lab_home() / 'console.db'}")
+        console = _open_console(database or _default_database())
         admin = _prepare_console(console.app.state.sessions, run, console.admin_password,
                                  reset_admin_password)
         for line in _final_lines(host, port, run, admin, keep_lab):

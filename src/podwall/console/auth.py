@@ -68,6 +68,7 @@ __all__ = [
     "require_admin",
     "require_password_changed",
     "require_role",
+    "reset_password",
     "revoke_api_token",
     "role_on",
 ]
@@ -164,6 +165,20 @@ def change_password(
     db.execute(others)
     audit.record(db, at=now, username=principal.username, action="password.change",
                  object=f"user {principal.username}")
+
+
+def reset_password(db: DbSession, username: str, *, by: str, now: datetime) -> str:
+    """A new one-time password for `username` (changed at the next login); their sessions end.
+
+    For an operator at the server (`podwall up --reset-admin-password`), not for the API."""
+    user = db.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    password = new_password()
+    user.password_hash, user.must_change_password = hash_password(password), True
+    db.execute(delete(Session).where(Session.user_id == user.id))
+    audit.record(db, at=now, username=by, action="user.password.reset", object=username)
+    return password
 
 
 def log_out(db: DbSession, principal: Principal, session_token: str | None, now: datetime) -> None:

@@ -47,6 +47,7 @@ __all__ = [
     "get_cluster",
     "list_clusters",
     "register_cluster",
+    "repoint_cluster",
     "sync_cluster",
 ]
 
@@ -88,6 +89,20 @@ def register_cluster(
     audit.record(db, at=now, username=username, action="cluster.register", cluster=name,
                  object=f"context {context or 'current'}")
     return cluster
+
+
+def repoint_cluster(
+    db: DbSession, cluster: Cluster, *, kubeconfig: str, username: str, now: datetime
+) -> bool:
+    """Give a registered cluster a new kubeconfig (e.g. the lab's new address); False when it
+    already has this one."""
+    check_kubeconfig(kubeconfig, cluster.context)
+    if cluster.kubeconfig == kubeconfig:
+        return False
+    cluster.kubeconfig = kubeconfig
+    audit.record(db, at=now, username=username, action="cluster.update", cluster=cluster.name,
+                 object="kubeconfig")
+    return True
 
 
 def check_kubeconfig(text: str, context: str | None) -> None:

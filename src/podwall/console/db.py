@@ -7,6 +7,7 @@ URL works, so PostgreSQL needs only `--database postgresql://...` (plain `postgr
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from alembic import command
@@ -14,9 +15,27 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
-__all__ = ["DEFAULT_DATABASE", "create_database_engine", "migrate", "resolve_url"]
+__all__ = [
+    "DEFAULT_DATABASE",
+    "HOME_ENV",
+    "create_database_engine",
+    "default_database_url",
+    "migrate",
+    "resolve_url",
+]
 
 DEFAULT_DATABASE = "sqlite:///~/.podwall/console.db"
+HOME_ENV = "PODWALL_HOME"  # the lab's home too: `podwall up` and `serve` share one database
+
+
+def default_database_url() -> str:
+    """SQLite in $PODWALL_HOME (else ~/.podwall): console.db."""
+    home = os.environ.get(HOME_ENV)
+    if not home:
+        return DEFAULT_DATABASE
+    return f"sqlite:///{Path(home).expanduser().absolute() / 'console.db'}"
+
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
