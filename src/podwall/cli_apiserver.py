@@ -16,25 +16,11 @@ import typer
 from podwall.cli_common import say
 from podwall.lab.errors import LabError
 from podwall.lab.state import lab_home
-from podwall.lab.topology import Topology, default_topology, load_topology
+from podwall.lab.topology import resolve_topology
 
 __all__ = ["api_server"]
 
-TOPOLOGIES = Path(__file__).parent / "lab" / "topologies"
 DEFAULT_PORT = 8080
-
-
-def _topology(choice: str | None) -> Topology:
-    """A bundled topology by name, a topology file, or upstream's e2e model."""
-    if choice is None:
-        return default_topology()
-    bundled = TOPOLOGIES / f"{choice}.yaml"
-    if bundled.is_file():
-        return load_topology(bundled)
-    if Path(choice).is_file():
-        return load_topology(choice)
-    names = ", ".join(sorted(p.stem for p in TOPOLOGIES.glob("*.yaml")))
-    raise LabError(f"--topology {choice!r} is neither a bundled topology ({names}) nor a file")
 
 
 def api_server(
@@ -74,7 +60,7 @@ def api_server(
 
         server = ApiServer(
             db,
-            topology=_topology(topology),
+            topology=resolve_topology(topology),
             host=host,
             port=port,
             token=token,

@@ -28,7 +28,7 @@ from podwall.lab.errors import LabError
 from podwall.lab.netns import NETNS_PREFIX
 from podwall.lab.probe import probe
 from podwall.lab.state import LabState, check_environment, down, load_state, up
-from podwall.lab.topology import Topology, default_topology, load_topology
+from podwall.lab.topology import BUNDLED, Topology, default_topology, load_topology
 from podwall.model import Direction, NetworkPolicy
 from podwall.render.data import dump, write_matrix
 from podwall.render.text import matrix_view
@@ -42,7 +42,6 @@ from podwall.semantics import (
 
 __all__ = ["lab_app"]
 
-TOPOLOGIES = Path(__file__).parent / "lab" / "topologies"
 
 lab_app = typer.Typer(
     help="A local lab: pods as Linux network namespaces over two nodes, NetworkPolicies "
@@ -108,9 +107,9 @@ def lab_up(
     if topology is not None and bundled is not None:
         raise LabError("give either -f FILE or --topology NAME, not both")
     if bundled is not None:
-        topology = TOPOLOGIES / f"{bundled}.yaml"
+        topology = BUNDLED / f"{bundled}.yaml"
         if not topology.is_file():
-            names = ", ".join(sorted(p.stem for p in TOPOLOGIES.glob("*.yaml")))
+            names = ", ".join(sorted(p.stem for p in BUNDLED.glob("*.yaml")))
             raise LabError(f"no bundled topology {bundled!r} (there are: {names})")
     check_environment()
     if load_state() is not None:

@@ -34,7 +34,7 @@ from podwall.lab import cluster
 from podwall.lab.errors import LabError, LabStateError
 from podwall.lab.netns import NETNS_PREFIX
 from podwall.lab.state import LabState, check_environment, down, lab_home, load_state, up
-from podwall.lab.topology import Topology, load_topology
+from podwall.lab.topology import Topology, resolve_topology
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session as DbSession
@@ -47,7 +47,6 @@ EXIT_INTERRUPTED = 130  # as shells report a SIGINT: stopped before the console 
 LAB_CLUSTER = "lab"
 LAB_CONTEXT = "podwall-lab"  # the current context of every kubeconfig the lab API writes
 SYSTEM_USER = "system"
-TOPOLOGIES = Path(__file__).parent / "lab" / "topologies"
 
 EPILOG = (
     "Examples:\n\n  sudo podwall up        # the lab enforced by nftables, and the console\n\n"
@@ -101,16 +100,6 @@ def _bind(host: str, port: int) -> socket.socket:
             f"or `podwall serve` already running? choose another with --port)"
         ) from err
     return sock
-
-
-def _topology(choice: str) -> Topology:
-    bundled = TOPOLOGIES / f"{choice}.yaml"
-    if bundled.is_file():
-        return load_topology(bundled)
-    if Path(choice).is_file():
-        return load_topology(choice)
-    names = ", ".join(sorted(p.stem for p in TOPOLOGIES.glob("*.yaml")))
-    raise UpError(f"--topology {choice!r} is neither a bundled topology ({names}) nor a file")
 
 
 def _reuse_lab() -> LabRun | None:
@@ -353,7 +342,7 @@ def up_command(
     """Start everything: the lab, its API and agents, and the console with the lab registered.
 
     Then open the URL it prints, log in as admin and manage the lab's policies; Ctrl-C stops."""
-    chosen = _topology(topology)
+    chosen = resolve_topology(topology)
     sock = _bind(host, port)
     signal.signal(signal.SIGTERM, _Stop.raise_it)
     run: LabRun | None = None

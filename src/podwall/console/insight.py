@@ -337,11 +337,7 @@ def explain_flow(insight: Insight, source: str, destination: str, port: PortSpec
         for r in side.reasons
     ]
     return {
-        "verdict": decision.verdict.value,
-        "from": flow.src.label,
-        "to": flow.dst.label,
-        "port": flow.port,
-        "protocol": flow.protocol,
+        **{key: data[key] for key in ("verdict", "from", "to", "port", "protocol")},
         "reasons": reasons,
         "egress": _side(data["egress"]),
         "ingress": _side(data["ingress"]),

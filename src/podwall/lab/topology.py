@@ -36,11 +36,12 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from podwall.lab.errors import TopologyError
+from podwall.lab.errors import LabError, TopologyError
 from podwall.lab.schema import parse_topology_document
 from podwall.model import Labels
 
 __all__ = [
+    "BUNDLED",
     "DEFAULT_TOPOLOGY_FILE",
     "LabExternal",
     "LabNamespace",
@@ -52,6 +53,7 @@ __all__ = [
     "dump_topology",
     "load_topology",
     "parse_topology",
+    "resolve_topology",
     "topology_manifests",
 ]
 
@@ -170,6 +172,23 @@ def default_topology(sctp: bool = False) -> Topology:
         pods=tuple(pods),
         externals=(LabExternal(name="ext", ipv4="203.0.113.10", ipv6="2001:db8:203::10"),),
     )
+
+
+BUNDLED = Path(__file__).parent / "topologies"
+
+
+def resolve_topology(choice: str | None) -> Topology:
+    """A bundled topology by name (examples, upstream-e2e, ...), a topology file, or with
+    None the default; anything else is a LabError naming the bundled ones."""
+    if choice is None:
+        return default_topology()
+    bundled = BUNDLED / f"{choice}.yaml"
+    if bundled.is_file():
+        return load_topology(bundled)
+    if Path(choice).is_file():
+        return load_topology(choice)
+    names = ", ".join(sorted(p.stem for p in BUNDLED.glob("*.yaml")))
+    raise LabError(f"--topology {choice!r} is neither a bundled topology ({names}) nor a file")
 
 
 def load_topology(path: str | Path) -> Topology:

@@ -22,7 +22,7 @@ import numpy as np
 
 from podwall.render.layout import SVG_NAMESPACE
 
-__all__ = ["GRID_COLORS", "GRID_POD_LIMIT", "render_grid_svg"]
+__all__ = ["GRID_COLORS", "GRID_POD_LIMIT", "namespace_spans", "render_grid_svg"]
 
 GRID_POD_LIMIT = 120  # one cell per pod pair up to here (14,400 cells)
 GRID_COLORS = {"allowed": "#5cb85c", "denied": "#d9534f", "self": "#b9e0b9", "some": "#f3e3a0"}
@@ -42,7 +42,7 @@ def _f(value: float) -> str:
     return f"{value:.1f}"
 
 
-def _spans(keys: Sequence[str]) -> list[tuple[str, int, int]]:
+def namespace_spans(keys: Sequence[str]) -> list[tuple[str, int, int]]:
     """(namespace, first index, end index) of each run of one namespace."""
     spans: list[tuple[str, int, int]] = []
     for i, key in enumerate(keys):
@@ -221,7 +221,7 @@ def render_grid_svg(keys: Sequence[str], allowed: np.ndarray, *, title: str) -> 
     `keys[i]` (`ns/name`) connect to `keys[j]`."""
     if allowed.shape != (len(keys), len(keys)):
         raise ValueError("the grid must be square, one row and column per pod")
-    spans = _spans(keys)
+    spans = namespace_spans(keys)
     if len(keys) <= GRID_POD_LIMIT:
         labels = [k.split("/", 1)[-1] for k in keys]
         cell = BIG_CELL if len(keys) <= _TITLED_UP_TO else CELL

@@ -14,23 +14,13 @@ from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure  # no pyplot: no global state, no display needed
 
+from podwall.render.grid import namespace_spans
 from podwall.semantics import Matrix
 
 __all__ = ["CHANGE_COLORS", "render_changes_heatmap", "render_heatmap"]
 
 _COLORS = ListedColormap(["#d9534f", "#5cb85c"])  # denied, allowed
 CHANGE_COLORS = ("#eeeeee", "#5cb85c", "#d9534f")  # cell codes 0 unchanged, 1 opened, 2 closed
-
-
-def _namespace_spans(pods: tuple[str, ...]) -> list[tuple[str, int, int]]:
-    spans: list[tuple[str, int, int]] = []
-    for i, key in enumerate(pods):
-        ns = key.split("/", 1)[0]
-        if spans and spans[-1][0] == ns:
-            spans[-1] = (ns, spans[-1][1], i + 1)
-        else:
-            spans.append((ns, i, i + 1))
-    return spans
 
 
 def _label_axes(ax: Axes, pods: tuple[str, ...], spans: list[tuple[str, int, int]]) -> None:
@@ -61,7 +51,7 @@ def _draw(
     side = min(max(4.0, 0.28 * n + 2.5), 30.0)
     fig = Figure(figsize=(side * max(1, len(panels)), side))
     axes = fig.subplots(1, max(1, len(panels)), squeeze=False)
-    spans = _namespace_spans(pods)
+    spans = namespace_spans(pods)
     for ax, (title, grid) in zip(axes[0], panels, strict=False):
         ax.imshow(grid, cmap=colors, vmin=0, vmax=colors.N - 1, interpolation="nearest")
         ax.set_title(title, fontsize=10)
