@@ -201,6 +201,13 @@ def test_up_builds_the_lab_and_the_console_enforces_through_it(place: Place):
     assert _policy_names(client) == ["default/access-demo1"]
     wait_for("access-demo1 on real packets", lambda: not place.redis_from("default/web"))
     assert place.redis_from("default/frontend")
+    # the console's own probe: every pod pair on real packets, beside what the policy means
+    assert client.get("/clusters/lab/matrix", params={"port": 6379}).json()["can_probe"]
+    probed = client.post("/clusters/lab/probe", json={"port": 6379, "protocol": "TCP"}).json()
+    assert probed["probes"] == EXAMPLE_PODS**2 and probed["agree"], probed["disagreements"]
+    cells = dict(zip(probed["pods"], probed["observed"], strict=True))
+    column = probed["pods"].index("default/db")
+    assert not cells["default/web"][column] and cells["default/frontend"][column]
 
     # a second `podwall up` reuses the lab, and can hand out a new one-time password
     second = place.up("--port", str(other), "--reset-admin-password")
@@ -243,6 +250,9 @@ def test_without_nft_it_says_why_and_serves_the_console_with_the_lab_api(place: 
     assert _policy_names(client) == ["default/access-demo1"]
     assert list_namespaces(place.prefix) == []
     assert load_state(place.home) is None
+    assert not client.get("/clusters/lab/matrix").json()["can_probe"]
+    refused = client.post("/clusters/lab/probe", json={"port": 6379})
+    assert refused.status_code == 404 and "no prober" in refused.json()["detail"]
 
     assert run.stop(signal.SIGINT) == 0, run.output
     assert "stopped: lab API stopped" in run.output

@@ -21,6 +21,7 @@ import shutil
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +36,7 @@ from podwall.lab.errors import LabError, LabStateError
 from podwall.lab.netns import NETNS_PREFIX
 from podwall.lab.state import LabState, check_environment, down, lab_home, load_state, up
 from podwall.lab.topology import Topology, resolve_topology
+from podwall.semantics import Matrix, PortSpec
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session as DbSession
@@ -195,14 +197,23 @@ def _default_database() -> str:
     return default_database_url()
 
 
-def _open_console(database: str) -> Any:
-    """The console on `database`, migrated; a database that cannot be opened is an UpError."""
+def _lab_prober(state: LabState) -> Callable[[PortSpec], Matrix]:
+    """Real packets between the lab's pods on one port, for the console's "probe" button."""
+    from podwall.lab.probe import probe
+
+    return lambda port: probe(state, ports=[port])
+
+
+def _open_console(database: str, run: LabRun) -> Any:
+    """The console on `database`, migrated, probing the lab when a lab network runs; a
+    database that cannot be opened is an UpError."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from podwall.console import create_console
 
+    probers = {LAB_CLUSTER: _lab_prober(run.state)} if run.state is not None else {}
     try:
-        return create_console(database, secure_cookies=False)
+        return create_console(database, secure_cookies=False, probers=probers)
     except SQLAlchemyError as err:
         reason = getattr(err, "orig", None) or err
         raise UpError(f"cannot open the console's database: {reason}") from err
@@ -350,7 +361,7 @@ def up_command(
     try:
         run = _open_lab(lab, chosen, prefix)
         say(run.summary)
-        console = _open_console(database or _default_database())
+        console = _open_console(database or _default_database(), run)
         admin = _prepare_console(console.app.state.sessions, run, console.admin_password,
                                  reset_admin_password)
         for line in _final_lines(host, port, run, admin, keep_lab):

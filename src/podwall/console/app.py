@@ -9,7 +9,7 @@ that cluster (403).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,6 +21,7 @@ from podwall.console import auth, clusters
 from podwall.console.db import DEFAULT_DATABASE, create_database_engine, migrate
 from podwall.console.deps import console_error
 from podwall.console.errors import ConsoleError
+from podwall.console.probes import Prober
 from podwall.console.routes import ROUTERS
 from podwall.console.ui import mount_ui
 from podwall.kube import read_cluster
@@ -40,7 +41,7 @@ class Console:
 def create_console(
     database_url: str = DEFAULT_DATABASE, *, clock: Clock | None = None,
     read: clusters.ReadCluster = read_cluster, secure_cookies: bool = False,
-    sync_deadline: float = 30.0,
+    sync_deadline: float = 30.0, probers: Mapping[str, Prober] | None = None,
 ) -> Console:
     clock = clock or (lambda: datetime.now(UTC))
     engine = create_database_engine(database_url)
@@ -53,6 +54,7 @@ def create_console(
                   description="Manage NetworkPolicies across clusters.")
     app.state.sessions, app.state.clock, app.state.read = sessions, clock, read
     app.state.secure_cookies = secure_cookies
+    app.state.probers = dict(probers or {})  # cluster name -> real packets (the lab's)
     app.state.syncs = clusters.Syncs(sessions, clock, read, sync_deadline)
     app.add_exception_handler(ConsoleError, console_error)  # type: ignore[arg-type]
     for router in ROUTERS:

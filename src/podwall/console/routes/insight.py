@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
@@ -39,7 +39,7 @@ from podwall.console.models import ClusterObject, Role
 from podwall.console.proposal import apply_proposal, lint_data, parse_proposal, preview
 from podwall.semantics import PortSpec
 
-__all__ = ["router"]
+__all__ = ["analysed", "router"]
 
 router = APIRouter(tags=["insight"])
 
@@ -74,7 +74,7 @@ class _States:
 _STATES = _States(_CACHED_STATES)
 
 
-def _insight(db: DbSession, caller: auth.Principal, name: str) -> Insight:
+def analysed(db: DbSession, caller: auth.Principal, name: str) -> Insight:
     """The cluster's stored objects analysed, for a caller holding at least viewer."""
     cluster = clusters.get_cluster(db, name)
     auth.require_role(db, caller, cluster, Role.viewer)
@@ -121,6 +121,7 @@ class MatrixOut(_Out):
     pods: list[MatrixPod]
     allowed: list[list[bool]]  # [from][to]
     warnings: list[str]
+    can_probe: bool  # the cluster has a prober: POST /clusters/{name}/probe
 
 
 class GraphGroup(_Out):
@@ -251,10 +252,11 @@ def _svg(text: str) -> Response:
 
 
 @router.get("/clusters/{name}/matrix", response_model=MatrixOut)
-def matrix(name: str, caller: Caller, db: Db, port: Port = None, protocol: Protocol = None,
-           namespace: Namespaces = None) -> Response:
-    data = matrix_data(_insight(db, caller, name), parse_port(port, protocol),
+def matrix(name: str, request: Request, caller: Caller, db: Db, port: Port = None,
+           protocol: Protocol = None, namespace: Namespaces = None) -> Response:
+    data = matrix_data(analysed(db, caller, name), parse_port(port, protocol),
                        _namespaces(namespace))
+    data["can_probe"] = name in request.app.state.probers  # POST .../probe: real packets
     return Response(content=json.dumps(data, separators=(",", ":")),
                     media_type="application/json")  # big grids: skip per-cell validation
 
@@ -263,14 +265,14 @@ def matrix(name: str, caller: Caller, db: Db, port: Port = None, protocol: Proto
             responses={200: {"content": {"image/svg+xml": {}}}})
 def matrix_picture(name: str, caller: Caller, db: Db, port: Port = None,
                    protocol: Protocol = None, namespace: Namespaces = None) -> Response:
-    return _svg(matrix_svg(_insight(db, caller, name), parse_port(port, protocol),
+    return _svg(matrix_svg(analysed(db, caller, name), parse_port(port, protocol),
                            _namespaces(namespace)))
 
 
 @router.get("/clusters/{name}/graph", response_model=GraphOut)
 def graph(name: str, caller: Caller, db: Db, port: Port = None, protocol: Protocol = None,
           namespace: Namespaces = None) -> dict:
-    return graph_data(_insight(db, caller, name), parse_port(port, protocol),
+    return graph_data(analysed(db, caller, name), parse_port(port, protocol),
                       _namespaces(namespace))
 
 
@@ -278,7 +280,7 @@ def graph(name: str, caller: Caller, db: Db, port: Port = None, protocol: Protoc
             responses={200: {"content": {"image/svg+xml": {}}}})
 def graph_picture(name: str, caller: Caller, db: Db, port: Port = None,
                   protocol: Protocol = None, namespace: Namespaces = None) -> Response:
-    return _svg(graph_svg(_insight(db, caller, name), parse_port(port, protocol),
+    return _svg(graph_svg(analysed(db, caller, name), parse_port(port, protocol),
                           _namespaces(namespace)))
 
 
@@ -290,19 +292,19 @@ def explain(
     port: Annotated[int, Query()], protocol: Protocol = None,
 ) -> dict:
     spec = parse_port(port, protocol) or PortSpec(port)  # a port is given: never None
-    return explain_flow(_insight(db, caller, name), source, destination, spec)
+    return explain_flow(analysed(db, caller, name), source, destination, spec)
 
 
 @router.get("/clusters/{name}/pods/{namespace}/{pod}/explain", response_model=PodExplainOut)
 def explain_pod(name: str, namespace: str, pod: str, caller: Caller, db: Db,
                 port: Port = None, protocol: Protocol = None) -> dict:
-    return explain_pod_data(_insight(db, caller, name), f"{namespace}/{pod}",
+    return explain_pod_data(analysed(db, caller, name), f"{namespace}/{pod}",
                             parse_port(port, protocol))
 
 
 @router.post("/clusters/{name}/preview", response_model=PreviewOut)
 def preview_change(name: str, body: ProposalIn, caller: Caller, db: Db) -> dict:
-    insight = _insight(db, caller, name)
+    insight = analysed(db, caller, name)
     proposal = parse_proposal(body.yaml, [(d.namespace, d.name) for d in body.delete],
                               namespace=body.namespace, legacy_cidr=body.legacy_cidr)
     return preview(insight, proposal)
@@ -312,7 +314,7 @@ def preview_change(name: str, body: ProposalIn, caller: Caller, db: Db) -> dict:
 def lint(name: str, caller: Caller, db: Db, body: ProposalIn | None = None) -> dict:
     """Findings on the cluster as it is, or with the proposal applied (`new` marks findings
     the proposal adds)."""
-    insight = _insight(db, caller, name)
+    insight = analysed(db, caller, name)
     if body is None or (not body.yaml.strip() and not body.delete):
         return lint_data(insight.lint())
     proposal = parse_proposal(body.yaml, [(d.namespace, d.name) for d in body.delete],
