@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 
+from browser_support import browser, first_run, lab, page, shot  # noqa: F401  (browser tests)
 from console_support import (  # noqa: F401  (fixtures shared by the console's tests)
     console_database_url,
     console_env,

@@ -23,12 +23,16 @@ import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, expect
 
+from browser_support import NEW_PASSWORD as BROWSER_PASSWORD
+from browser_support import allowed, cell, guarded_page, log_in, screenshots
 from conftest import wait_for
 from podwall.lab.netns import list_namespaces
 from podwall.lab.probe import probe_flow
@@ -233,6 +237,50 @@ def test_up_builds_the_lab_and_the_console_enforces_through_it(place: Place):
     assert [p for p in pids if _alive(p)] == []
     assert load_state(place.home) is None
     assert not _accepts(port)
+
+
+def test_a_new_user_manages_the_labs_policies_in_the_browser_and_sees_them_enforced(
+    place: Place, browser: Browser, request: pytest.FixtureRequest,
+):
+    """README's promise, as a user lives it: `podwall up`, open the URL, log in with the printed
+    password, choose one, create a policy, see the heatmap change and real packets agree."""
+    port = _free_port()
+    run = place.up("--port", str(port))
+    with guarded_page(browser, run.serving()) as page:
+        shot = screenshots(page, request.node.name)
+        log_in(page, run.password(), lands_on="Choose your password")
+        page.get_by_label(re.compile("^New password")).fill(BROWSER_PASSWORD)
+        page.get_by_label("Repeat the new password").fill(BROWSER_PASSWORD)
+        page.get_by_role("button", name="Change password").click()
+        expect(page.get_by_role("heading", name="Clusters")).to_be_visible()
+        expect(page.locator('tr[data-cluster="lab"]')).to_contain_text("synced")
+        shot("the-lab-registered")
+
+        page.goto("/#/c/lab/new/yaml")
+        editor = page.get_by_label("Policy YAML")
+        editor.fill(ACCESS_DEMO1)
+        expect(page.locator(".validation.ok")).to_contain_text("1 valid, 0 invalid")
+        page.get_by_role("button", name="Preview changes").click()
+        preview = page.get_by_role("region", name="Preview")
+        expect(preview.locator(".closed")).to_contain_text("default/web → default/db TCP/6379")
+        shot("preview")
+        preview.get_by_role("button", name="Create policy").click()
+        expect(page.locator('tr[data-policy="default/access-demo1"]')).to_be_visible()
+        # (probes run asyncio: off the thread where Playwright's event loop runs)
+        with ThreadPoolExecutor(1) as other_thread:
+            wait_for("access-demo1 on real packets", lambda: not other_thread.submit(
+                place.redis_from, "default/web").result())
+
+        page.goto("/#/c/lab/connectivity?port=6379&protocol=TCP")
+        expect(cell(page, "default/web", "default/db")).to_have_class(allowed("denied"))
+        expect(cell(page, "default/frontend", "default/db")).to_have_class(allowed("allowed"))
+        page.get_by_role("button", name="Check with real packets").click()
+        expect(page.locator("#probe-verdict")).to_contain_text(
+            f"agree {EXAMPLE_PODS**2} connections opened on 6379/TCP", timeout=60_000)
+        expect(page.locator("rect.cell.disagrees")).to_have_count(0)
+        shot("real-packets-agree")
+    assert run.stop(signal.SIGINT) == 0, run.output
+    assert list_namespaces(place.prefix) == []
 
 
 def test_without_nft_it_says_why_and_serves_the_console_with_the_lab_api(place: Place):

@@ -1,44 +1,25 @@
 """The console in a real browser: Debian's chromium, headless, driven by Playwright, against the
-console served over real HTTP (uvicorn on 127.0.0.1) with the lab API server as its cluster.
-
-Each step's screenshot is saved under test-artifacts/console/ (PODWALL_ARTIFACTS overrides).
-The browser reaches nothing but 127.0.0.1: background networking is off, every other host name
-fails to resolve, and a request anywhere else fails the test, as does a script error or a
-Content-Security-Policy violation. Tests wait with Playwright's auto-waiting `expect`.
+console served over real HTTP with the lab API server as its cluster (tests/browser_support.py
+serves it, guards the browser's network and saves each step's screenshot): logging in,
+registering clusters, creating policies through the form and as YAML, previewing, bulk delete,
+revert, and what a viewer sees.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import socket
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
 import yaml
 from fastapi.testclient import TestClient
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from apiserver_support import ROOT
-from conftest import wait_for
-from podwall.console import CSRF_HEADER, Console, create_console
+from browser_support import NEW_PASSWORD, Served, add_user, allowed, cell, log_in, rest
+from podwall.console import create_console
 from podwall.console.ui import CONTENT_SECURITY_POLICY, STATIC
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-default-apps", "--disable-sync", "--no-first-run",
-    "--disable-features=Translate,OptimizationHints,MediaRouter",
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-]
-ARTIFACTS = Path(os.environ.get("PODWALL_ARTIFACTS") or ROOT / "test-artifacts" / "console")
-NEW_PASSWORD = "browser-admin-password"
 VIEWER_PASSWORD = "viewer-password-123"
 UNREACHABLE_KUBECONFIG = yaml.safe_dump({
     "apiVersion": "v1", "kind": "Config", "current-context": "gone",
@@ -64,150 +45,6 @@ spec:
 """
 URL_IN_TEXT = re.compile(r"""(?:https?:)?//[a-z0-9.-]+\.[a-z]{2,}""", re.IGNORECASE)
 SVG_NAMESPACE = "http://www.w3.org/2000/svg"
-
-expect.set_options(timeout=10_000)
-
-
-# Serving the console.
-@contextlib.contextmanager
-def serving(console: Console) -> Iterator[str]:
-    """`console` on 127.0.0.1:<free port> in a thread (real HTTP); always stopped."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(console.app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
-                              name="podwall-console-browser-test")
-    thread.start()
-    try:
-        wait_for("the console to serve", lambda: server.started or not thread.is_alive())
-        assert server.started, "the console did not start"
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
-        console.app.state.syncs.wait_all()
-        console.engine.dispose()
-
-
-@dataclass
-class Served:
-    url: str
-    admin_password: str  # the admin's password now
-
-
-@contextlib.contextmanager
-def rest(url: str, password: str) -> Iterator[httpx.Client]:
-    """The console's REST API over HTTP, logged in as admin, CSRF header set."""
-    with httpx.Client(base_url=f"{url}/api/v1", timeout=30) as client:
-        answer = client.post("/session", json={"username": "admin", "password": password})
-        assert answer.status_code == 200, answer.text
-        client.headers[CSRF_HEADER] = answer.json()["csrf_token"]
-        yield client
-
-
-@pytest.fixture
-def first_run(tmp_path: Path) -> Iterator[Served]:
-    """A console on a fresh SQLite file, as its first run left it (one-time admin password)."""
-    console = create_console(f"sqlite:///{tmp_path / 'console.db'}")
-    assert console.admin_password
-    with serving(console) as url:
-        yield Served(url, console.admin_password)
-
-
-@pytest.fixture
-def lab(first_run: Served, lab_kubeconfig: str) -> Served:
-    """The console with the admin's password changed and the lab registered and synced."""
-    with rest(first_run.url, first_run.admin_password) as api:
-        changed = api.post("/me/password", json={"current_password": first_run.admin_password,
-                                                 "new_password": NEW_PASSWORD})
-        assert changed.status_code == 204, changed.text
-        registered = api.post("/clusters", json={"name": "lab", "kubeconfig": lab_kubeconfig})
-        assert registered.status_code == 201, registered.text
-        synced = api.post("/clusters/lab/sync", params={"wait": "true"})
-        assert synced.json()["state"] == "synced", synced.text
-    return Served(first_run.url, NEW_PASSWORD)
-
-
-# The browser.
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run scripts/install-chromium.sh (as root)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
-@dataclass
-class Watch:
-    """What the page did that it must not: requests elsewhere, script errors, CSP violations."""
-
-    origin: str
-    foreign: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-
-def _guard(watch: Watch) -> Callable:
-    def route(r: Route) -> None:
-        if r.request.url.startswith(watch.origin + "/"):
-            r.continue_()
-        else:
-            watch.foreign.append(r.request.url)
-            r.abort()
-    return route
-
-
-@pytest.fixture
-def page(browser: Browser, first_run: Served) -> Iterator[Page]:
-    watch = Watch(first_run.url)
-    context = browser.new_context(base_url=first_run.url,
-                                  viewport={"width": 1400, "height": 900})
-    context.route("**/*", _guard(watch))
-    opened = context.new_page()
-    opened.on("pageerror", lambda error: watch.errors.append(f"script error: {error}"))
-    opened.on("console", lambda message: watch.errors.append(message.text)
-              if "Content Security Policy" in message.text else None)
-    try:
-        yield opened
-    finally:
-        context.close()
-    assert watch.foreign == [], "the page asked for something outside the console"
-    assert watch.errors == [], "the page had script errors or CSP violations"
-
-
-@pytest.fixture
-def shot(page: Page, request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """shot("step") saves the page as <artifacts>/<test>-<n>-<step>.png."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    test = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)
-    count = iter(range(1, 100))
-
-    def save(step: str) -> None:
-        page.screenshot(path=ARTIFACTS / f"{test}-{next(count):02d}-{step}.png", full_page=True)
-
-    return save
-
-
-def log_in(page: Page, password: str, *, username: str = "admin",
-           lands_on: str = "Clusters") -> None:
-    """Log in; returns once the page named `lands_on` shows."""
-    page.goto("/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name=lands_on)).to_be_visible()
-
-
-def cell(page: Page, source: str, destination: str):
-    return page.locator(f'rect.cell[data-from="{source}"][data-to="{destination}"]')
-
-
-def allowed(state: str) -> re.Pattern[str]:
-    return re.compile(rf"\b{state}\b")
 
 
 # Serving the page.
@@ -457,11 +294,7 @@ def test_revert_in_history_brings_a_deleted_policy_back(
 def test_a_viewer_sees_policies_and_pictures_but_nothing_to_change_them_with(
     page: Page, shot: Callable[[str], None], lab: Served,
 ):
-    with rest(lab.url, lab.admin_password) as api:
-        created = api.post("/users", json={"username": "vera", "password": VIEWER_PASSWORD})
-        assert created.status_code == 201, created.text
-        bound = api.put("/clusters/lab/bindings/vera", json={"role": "viewer"})
-        assert bound.status_code == 200, bound.text
+    add_user(lab, "vera", VIEWER_PASSWORD, role="viewer")
     log_in(page, VIEWER_PASSWORD, username="vera")
     lab_row = page.locator('tr[data-cluster="lab"]')
     expect(lab_row.locator(".badge")).to_have_text("synced")

@@ -62,15 +62,16 @@ function renderHeader(route, cluster) {
   select.onchange = () => go(to.policies(select.value));
   const nav = document.getElementById("nav");
   const links = [["Clusters", to.clusters(), !route.cluster && route.view === clustersView]];
+  const known = state.clusters.find((c) => c.name === current);
   if (current) {
     links.push(
       ["Policies", to.policies(current), route.tab === "policies" || route.tab === "edit"],
-      ["New policy", to.create(current), route.tab === "new"],
+      known && RANK[known.role] >= RANK.editor && ["New policy", to.create(current), route.tab === "new"],
       ["History", to.history(current), route.tab === "history"],
       ["Who can talk to whom", to.connectivity(current), route.tab === "connectivity"],
     );
   }
-  clear(nav, links.map(([text, href, active]) =>
+  clear(nav, links.filter(Boolean).map(([text, href, active]) =>
     h("a", { href, class: active ? "active" : "", "aria-current": active ? "page" : false }, text)));
 }
 

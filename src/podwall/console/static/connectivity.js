@@ -216,6 +216,51 @@ function explainer(c, filters, panel) {
   return { pod, pair };
 }
 
+// Real packets beside the policies (clusters with a prober: the lab under `podwall up`): every
+// pod pair is probed on the chosen port; cells the packets disagree with are outlined.
+function probeResult(result) {
+  const where = `${result.port}/${result.protocol}`;
+  const lines = result.disagreements.map((d) => h("li", { class: "denied" },
+    h("code", {}, `${d.from} → ${d.to}`),
+    `: the policies ${d.computed ? "allow" : "deny"} it, the packets ${d.observed ? "got through" : "were dropped"}`));
+  return [
+    h("h2", {}, "Real packets"),
+    h("p", { id: "probe-verdict" }, h("span", { class: `badge ${result.agree ? "ok" : "bad"}` },
+      result.agree ? "agree" : `${result.disagreements.length} disagree`),
+    ` ${result.probes} connections opened on ${where} between the pods; `,
+    result.agree ? "every one did what the policies say." : "these did not do what the policies say:"),
+    lines.length ? h("ul", { class: "reasons" }, lines) : null,
+  ];
+}
+
+function markProbed(stage, result) {
+  const wrong = new Set(result.disagreements.map((d) => `${d.from}\n${d.to}`));
+  stage.querySelectorAll("rect.cell").forEach((cell) => {
+    const key = `${cell.dataset.from}\n${cell.dataset.to}`;
+    cell.classList.toggle("probed", true);
+    cell.classList.toggle("disagrees", wrong.has(key));
+  });
+}
+
+function probeButton(ctx, filters, stage, panel) {
+  const button = h("button", { type: "button", class: "secondary", id: "probe" }, "Check with real packets");
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    clear(panel, h("p", { class: "muted" }, `Opening a connection between every pod pair on ${filters.port}/${filters.protocol}…`));
+    try {
+      const result = await api.post(path`/clusters/${ctx.cluster.name}/probe`,
+        { port: Number(filters.port), protocol: filters.protocol });
+      clear(panel, probeResult(result));
+      markProbed(stage, result);
+    } catch (failure) {
+      clear(panel, errorBox(failure.message));
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
+}
+
 export async function connectivityView(ctx) {
   const c = ctx.cluster.name;
   const { query: q } = ctx;
@@ -225,6 +270,7 @@ export async function connectivityView(ctx) {
   const stage = h("div", { class: "stage" });
   const summary = h("p", { class: "summary", id: "matrix-summary" });
   const links = h("p", { class: "small" });
+  const probeSlot = h("span", { class: "probe-slot" });
   const explainOne = explainer(c, filters, explain);
   const query = () => (filters.port ? { ...filters } : { namespace: filters.namespace }); // no port: declared
   const svgLink = (what, text) =>
@@ -239,6 +285,8 @@ export async function connectivityView(ctx) {
     const on = matrix.port ? `on ${matrix.port}/${matrix.protocol}` : "on each destination's declared ports";
     summary.textContent = `${open} of ${matrix.pods.length ** 2} pod-to-pod connections allowed ${on}.`;
     setPorts(matrix.ports || []);
+    const probe = matrix.can_probe && ctx.canEdit && filters.port && picture === "heatmap";
+    clear(probeSlot, probe ? probeButton(ctx, filters, stage, explain) : null);
     if (matrix.pods.length === 0) clear(stage, h("p", { class: "empty" }, "No pods: synchronize the cluster."));
     else if (picture === "heatmap") clear(stage, heatmap(matrix, explainOne.pair, explainOne.pod));
     else clear(stage, graphView(apiUrl(path`/clusters/${c}/graph.svg`, query()), matrix.pods, explainOne.pod));
@@ -249,7 +297,7 @@ export async function connectivityView(ctx) {
   ctx.onCleanup(cancel);
   ctx.section.append(
     h("div", { class: "title-row" }, h("h1", {}, `Who can talk to whom in ${c}`)),
-    h("div", { class: "toolbar-row" }, bar, pictureSwitch(redraw)),
+    h("div", { class: "toolbar-row" }, bar, probeSlot, pictureSwitch(redraw)),
     summary,
     h("div", { class: "split" }, h("div", { class: "picture" }, stage, links), explain));
   await redraw();

@@ -14,7 +14,8 @@ function tabs(hrefs, mode, formNote) {
     href: hrefs[which], class: mode === which ? "active" : "", "aria-current": mode === which ? "page" : false,
   }, text);
   return h("nav", { class: "tabs", "aria-label": "Editor" }, tab("yaml", "YAML"),
-    formNote ? h("span", { class: "tab disabled", title: formNote }, "Form") : tab("form", "Form"));
+    formNote ? h("span", { class: "tab disabled", role: "link", "aria-disabled": "true", title: formNote }, "Form")
+      : tab("form", "Form"));
 }
 
 function savers(c, params) {
