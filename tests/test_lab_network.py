@@ -260,3 +260,26 @@ def test_a_failed_up_removes_what_it_made(home: Path):
     assert lab_netns.list_namespaces(prefix) == []
     assert _agents_under(home) == []
     assert load_state(home) is None
+
+
+def test_an_agent_starting_up_is_alive_even_when_its_cmdline_reads_empty(tmp_path: Path):
+    """`ip netns exec` execs the agent; for an instant in between, /proc/<pid>/cmdline reads
+    empty (about 2% of starts here), so the start-up wait asks our child process whether it
+    died instead of reading its command line."""
+    from podwall.lab import supervise
+
+    child = subprocess.Popen(["sleep", "30"])  # alive, and no agent by its command line
+    supervise._children[child.pid] = child
+    record = supervise.AgentRecord(name="p", netns="podwall-none", socket=str(tmp_path / "s"),
+                                   log=str(tmp_path / "log"), pid=child.pid)
+    try:
+        assert not supervise.is_agent(child.pid, record.socket)
+        assert not supervise._has_exited(record)
+        child.kill()
+        child.wait()
+        assert supervise._has_exited(record)
+    finally:
+        supervise._children.pop(child.pid, None)
+        if child.poll() is None:
+            child.kill()
+            child.wait()

@@ -110,7 +110,7 @@ async def _wait_one(record: AgentRecord, timeout: float) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
-        if not is_agent(record.pid, record.socket):
+        if _has_exited(record):
             raise LabSetupError(f"agent of {record.name} exited at start:\n{_tail(record.log)}")
         with contextlib.suppress(OSError, TimeoutError, ValueError):
             answer = await request(record.socket, {"op": "ping"}, timeout=0.5)
@@ -121,6 +121,16 @@ async def _wait_one(record: AgentRecord, timeout: float) -> None:
                 f"agent of {record.name} did not answer within {timeout:.0f}s:\n{_tail(record.log)}"
             )
         await asyncio.sleep(0.05)
+
+
+def _has_exited(record: AgentRecord) -> bool:
+    """Has the agent died? For our own child, ask the process itself: while `ip netns exec`
+    execs the agent, /proc/<pid>/cmdline reads empty for an instant, which `is_agent` would
+    take for a death."""
+    child = _children.get(record.pid)
+    if child is not None:
+        return child.poll() is not None
+    return not is_agent(record.pid, record.socket)
 
 
 def _tail(path: str, lines: int = 20) -> str:
