@@ -13,24 +13,26 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from podwall.assemble import Loaded
 from podwall.cli_agent import EPILOG as AGENT_EPILOG
 from podwall.cli_agent import agent
 from podwall.cli_common import (
     AllNamespaces,
     ClusterSource,
+    Family,
     Files,
+    IPBlock,
     IPBlockMode,
     Kubeconfig,
     KubeContext,
     LegacyCIDR,
     Namespace,
+    NodeTraffic,
     load_input,
     options_from,
     parse_port,
     parse_ports,
+    pods_in_scope,
     say,
     warn,
 )
@@ -40,12 +42,12 @@ from podwall.cli_exposure import EPILOG as EXPOSURE_EPILOG
 from podwall.cli_exposure import exposure
 from podwall.cli_lab import lab_app
 from podwall.cli_lint import lint
+from podwall.cli_matrix import matrix, matrix_with_progress
 from podwall.cli_snapshot import snapshot
 from podwall.cli_up import EPILOG as UP_EPILOG
 from podwall.cli_up import up_command
 from podwall.encode import encode_object
 from podwall.errors import EXIT_DENIED, InputError, PodwallError
-from podwall.model import Pod
 from podwall.render.data import (
     decision_csv,
     decision_data,
@@ -53,25 +55,18 @@ from podwall.render.data import (
     explanation_csv,
     explanation_data,
     matrix_data,
-    write_matrix,
 )
 from podwall.render.text import (
     decision_view,
     declared_ports_view,
     explanation_view,
     isolation_view,
-    matrix_view,
 )
 from podwall.semantics import (
     ClusterIndex,
     Flow,
-    Matrix,
-    Options,
-    PortSpec,
     UnknownEndpoint,
-    compute_matrix,
     decide,
-    declared_ports,
     explain_pod,
 )
 from podwall.validation import render_errors
@@ -118,51 +113,8 @@ class DocumentOutput(StrEnum):
     yaml = "yaml"
 
 
-class MatrixOutput(StrEnum):
-    table = "table"
-    json = "json"
-    yaml = "yaml"
-    csv = "csv"
-    png = "png"
-    svg = "svg"
-    dot = "dot"
-    html = "html"
 
 
-IPBlock = Annotated[
-    IPBlockMode,
-    typer.Option(
-        "--ipblock",
-        help="calico: ipBlocks match pod and node IPs too (upstream e2e, Calico); "
-        "cilium: ipBlocks only match addresses outside the cluster.",
-    ),
-]
-NodeTraffic = Annotated[
-    bool,
-    typer.Option(
-        "--node-traffic/--no-node-traffic",
-        help="Allow connections from a pod's own node "
-        "(kubelet probes) whatever its ingress policies say.",
-    ),
-]
-Family = Annotated[
-    int | None,
-    typer.Option(
-        "--ip-family",
-        help="4 or 6: which address of dual-stack pods flows use (default: each pod's primary IP).",
-        min=4,
-        max=6,
-    ),
-]
-
-
-
-
-def _pods_in_scope(loaded: Loaded, namespace: str | None, all_ns: bool) -> list[Pod]:
-    pods = list(loaded.cluster.pods)
-    if namespace and not all_ns:
-        pods = [p for p in pods if p.namespace == namespace]
-    return pods
 
 
 @app.command()
@@ -244,95 +196,7 @@ def check(
         raise typer.Exit(EXIT_DENIED)
 
 
-@app.command()
-def matrix(
-    files: Files = [],  # noqa: B006
-    kubeconfig: Kubeconfig = None,
-    context: KubeContext = None,
-    port: Annotated[
-        list[str],
-        typer.Option(
-            "--port", "-p", help="PORT or PORT/PROTOCOL, repeatable (default: every declared port)"
-        ),
-    ] = [],  # noqa: B006
-    namespace: Namespace = None,
-    all_namespaces: AllNamespaces = False,
-    output: Annotated[MatrixOutput, typer.Option("-o", "--output")] = MatrixOutput.table,
-    out_file: Annotated[
-        Path | None,
-        typer.Option("--out", help="Write to this file instead of stdout (png/svg/dot/html)."),
-    ] = None,
-    legacy_cidr: LegacyCIDR = False,
-    ipblock: IPBlock = IPBlockMode.calico,
-    node_traffic: NodeTraffic = True,
-    ip_family: Family = None,
-) -> None:
-    """Who may connect to whom, for every pod pair and port."""
-    options = options_from(ipblock, node_traffic, ip_family)
-    ports = parse_ports(port)
-    live = ClusterSource(kubeconfig, context)
-    loaded = load_input(files, namespace, legacy_cidr, cluster=live)
-    chosen = _pods_in_scope(loaded, namespace, all_namespaces)
-    result = _matrix_with_progress(loaded, ports, options, chosen)
-    _emit_matrix(result, output, out_file)
-
-
-def _matrix_with_progress(
-    loaded: Loaded, ports: list[PortSpec] | None, options: Options, pods: list[Pod] | None = None
-) -> Matrix:
-    """The matrix, with a progress bar on stderr when it is a terminal and the work is large."""
-    chosen = ports or list(declared_ports(loaded.cluster.pods))
-    size = len(pods if pods is not None else loaded.cluster.pods)
-    if not sys.stderr.isatty() or size * size * len(chosen) < 50_000_000:
-        return compute_matrix(loaded.cluster, chosen, options, pods)
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
-        task = progress.add_task(f"matrix of {size} pods", total=len(chosen))
-        return compute_matrix(
-            loaded.cluster, chosen, options, pods, on_port=lambda _port: progress.advance(task)
-        )
-
-
-def _picture(result: Matrix, output: MatrixOutput) -> bytes:
-    """A heatmap (png/svg), Graphviz DOT, or a self-contained HTML page with both pictures."""
-    if output is MatrixOutput.dot:
-        from podwall.render.graph import matrix_graph, render_dot
-
-        return render_dot(matrix_graph(result)).encode("utf-8")
-    if output is MatrixOutput.html:
-        from podwall.render.page import render_matrix_page  # matplotlib loads only when drawn
-
-        return render_matrix_page(result).encode("utf-8")
-    from podwall.render.heatmap import render_heatmap  # matplotlib loads only when drawn
-
-    return render_heatmap(result, output.value)
-
-
-def _emit_matrix(result: Matrix, output: MatrixOutput, out_file: Path | None) -> None:
-    if output is MatrixOutput.table:
-        for view in matrix_view(result):
-            out.print(view)
-        return
-    if output in (MatrixOutput.png, MatrixOutput.svg, MatrixOutput.dot, MatrixOutput.html):
-        payload = _picture(result, output)
-        if out_file is None:
-            sys.stdout.buffer.write(payload)
-            sys.stdout.flush()
-        else:
-            out_file.write_bytes(payload)
-            warn(f"wrote {out_file}")
-        return
-    if out_file is None:
-        write_matrix(result, output.value, sys.stdout)
-        return
-    with out_file.open("w", encoding="utf-8") as stream:
-        write_matrix(result, output.value, stream)
-    warn(f"wrote {out_file}")
+app.command()(matrix)  # podwall.cli_matrix
 
 
 @app.command()
@@ -357,7 +221,7 @@ def explain(
     live = ClusterSource(kubeconfig, context)
     loaded = load_input(files, namespace, legacy_cidr, cluster=live)
     cluster = loaded.cluster
-    result = _matrix_with_progress(loaded, parse_ports(port), options)
+    result = matrix_with_progress(loaded, parse_ports(port), options)
     if pod is not None:
         key = pod if "/" in pod else f"{namespace or 'default'}/{pod}"
         chosen = cluster.pod(key)
@@ -365,7 +229,7 @@ def explain(
             raise InputError(f"no pod {key!r} in the input")
         pods = [chosen]
     else:
-        pods = _pods_in_scope(loaded, namespace, all_namespaces)
+        pods = pods_in_scope(loaded, namespace, all_namespaces)
     explanations = [explain_pod(p, cluster, result) for p in pods]
     if output is Output.table:
         for view in explanation_view(explanations):
@@ -400,7 +264,7 @@ def analyze(
     cluster_source = ClusterSource(kubeconfig, context)
     loaded = load_input(sources, namespace, legacy_cidr, cluster=cluster_source)
     cluster = loaded.cluster
-    result = _matrix_with_progress(loaded, None, options)
+    result = matrix_with_progress(loaded, None, options)
     explanations = [explain_pod(p, cluster, result) for p in cluster.pods]
     if output is not DocumentOutput.table:
         data = {

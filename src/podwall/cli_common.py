@@ -13,6 +13,7 @@ from podwall.assemble import Loaded, assemble
 from podwall.errors import InputError, InvalidObjects
 from podwall.inputs import read_documents
 from podwall.kube import KUBE_PREFIX, ClusterSource, is_cluster_reference, read_cluster
+from podwall.model import Pod
 from podwall.semantics import Options, PortSpec, parse_port_spec
 
 __all__ = ["ClusterSource", "IPBlockMode", "load_input", "parse_port", "parse_ports", "say", "warn"]
@@ -34,6 +35,33 @@ KubeContext = Annotated[
 class IPBlockMode(StrEnum):
     calico = "calico"
     cilium = "cilium"
+
+
+IPBlock = Annotated[
+    IPBlockMode,
+    typer.Option(
+        "--ipblock",
+        help="calico: ipBlocks match pod and node IPs too (upstream e2e, Calico); "
+        "cilium: ipBlocks only match addresses outside the cluster.",
+    ),
+]
+NodeTraffic = Annotated[
+    bool,
+    typer.Option(
+        "--node-traffic/--no-node-traffic",
+        help="Allow connections from a pod's own node "
+        "(kubelet probes) whatever its ingress policies say.",
+    ),
+]
+Family = Annotated[
+    int | None,
+    typer.Option(
+        "--ip-family",
+        help="4 or 6: which address of dual-stack pods flows use (default: each pod's primary IP).",
+        min=4,
+        max=6,
+    ),
+]
 
 
 Files = Annotated[
@@ -130,3 +158,11 @@ def parse_port(text: str) -> PortSpec:
 def parse_ports(texts: list[str]) -> list[PortSpec] | None:
     """Repeated `--port` values; None when none were given (the command's default)."""
     return [parse_port(t) for t in texts] or None
+
+
+def pods_in_scope(loaded: Loaded, namespace: str | None, all_ns: bool) -> list[Pod]:
+    """The pods `-n` names (all of them with -A or without -n)."""
+    pods = list(loaded.cluster.pods)
+    if namespace and not all_ns:
+        pods = [p for p in pods if p.namespace == namespace]
+    return pods
