@@ -262,7 +262,7 @@ def test_five_wrong_passwords_throttle_the_login(
         page.get_by_role("button", name="Log in").click()
     assert answer.value.status == 429
     assert answer.value.headers["retry-after"].isdigit()
-    expect(alert).to_contain_text("too many failed logins for 'admin'")
+    expect(alert).to_contain_text("Too many failed logins for 'admin': try again in 15 minutes.")
     expect(page.get_by_role("heading", name="podwall console")).to_be_visible()
     expect(page.get_by_role("button", name="Log in")).to_be_enabled()
     shot("throttled")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session as DbSession
 
 from console_support import ConsoleEnv, log_in
 from podwall.console import Console, create_console
-from podwall.console.auth import CHANGE_PASSWORD_FIRST
+from podwall.console.auth import CHANGE_PASSWORD_FIRST, wait_in_words
 from podwall.console.models import AuditEntry, ClusterObject, RoleBinding, Session
 from podwall.console.routes import ROUTERS
 
@@ -268,7 +268,16 @@ def test_login_throttling(fresh: Fresh, tries: list[Try], last: Try, status: int
     assert response.headers.get("retry-after") == (str(retry_after) if retry_after else None)
     if status == 429:
         assert fresh.actions()[-1] == "login.throttled"
-        assert f"try again in {retry_after} s" in response.json()["detail"]
+        assert f"try again in {wait_in_words(retry_after)}." in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [(1, "1 second"), (45, "45 seconds"), (60, "1 minute"), (61, "2 minutes"),
+     (900, "15 minutes")],
+)
+def test_the_wait_reads_as_a_person_says_it(seconds: int, words: str):
+    assert wait_in_words(seconds) == words
 
 
 def test_expired_sessions_end_and_are_deleted_at_the_next_login(fresh: Fresh):

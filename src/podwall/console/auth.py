@@ -71,6 +71,7 @@ __all__ = [
     "reset_password",
     "revoke_api_token",
     "role_on",
+    "wait_in_words",
 ]
 
 ADMIN_USERNAME = "admin"
@@ -141,8 +142,16 @@ def _refuse_if_throttled(db: DbSession, username: str, now: datetime) -> None:
     audit.record(db, at=now, username=username, action="login.throttled",
                  diff=f"{len(failures)} failed logins within {minutes:g} minutes")
     db.commit()
-    raise TooManyRequests(f"too many failed logins for {username!r}: try again in {wait} s",
-                          headers={"Retry-After": str(wait)})
+    raise TooManyRequests(f"Too many failed logins for {username!r}: try again in "
+                          f"{wait_in_words(wait)}.", headers={"Retry-After": str(wait)})
+
+
+def wait_in_words(seconds: int) -> str:
+    """`Retry-After` as a person reads it: 45 -> "45 seconds", 900 -> "15 minutes"."""
+    if seconds < 60:
+        return f"{seconds} second{'s' * (seconds != 1)}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' * (minutes != 1)}"
 
 
 def change_password(
