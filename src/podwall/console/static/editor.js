@@ -31,6 +31,10 @@ export async function editorView(ctx) {
   const c = ctx.cluster.name;
   const { mode, namespace, name } = ctx.params;
   const editing = Boolean(name);
+  if (!editing && !ctx.canEdit) { // a viewer has nothing to create: show what there is
+    notify("Your role on this cluster is viewer: you can look, not create.", "info");
+    return go(to.policies(c));
+  }
   const existing = editing ? await api.get(path`/clusters/${c}/policies/${namespace}/${name}`) : null;
   const hrefs = editing
     ? { yaml: to.edit(c, namespace, name, "yaml"), form: to.edit(c, namespace, name, "form") }
