@@ -23,7 +23,7 @@ from podwall.validation import (
     validate_pod,
 )
 
-__all__ = ["Loaded", "assemble", "build_cluster"]
+__all__ = ["Loaded", "assemble", "build_cluster", "undeclared_namespace_warning"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +97,12 @@ def build_cluster(objects: Sequence[Decoded]) -> tuple[Cluster, tuple[str, ...]]
     return _cluster(objects, warnings), tuple(warnings)
 
 
+def undeclared_namespace_warning(name: str) -> str:
+    """What assembling says of a namespace that objects use but no Namespace declares."""
+    return (f"namespace {name!r} is used but not declared: assuming it has only "
+            f"the label kubernetes.io/metadata.name={name}")
+
+
 def _cluster(objects: Sequence[Decoded], warnings: list[str]) -> Cluster:
     namespaces = {o.name: o for o in objects if isinstance(o, Namespace)}
     pods = sorted((o for o in objects if isinstance(o, Pod)), key=lambda p: (p.namespace, p.name))
@@ -104,10 +110,7 @@ def _cluster(objects: Sequence[Decoded], warnings: list[str]) -> Cluster:
         (o for o in objects if isinstance(o, NetworkPolicy)), key=lambda p: (p.namespace, p.name)
     )
     for name in sorted({o.namespace for o in (*pods, *policies)} - set(namespaces)):
-        warnings.append(
-            f"namespace {name!r} is used but not declared: assuming it has only "
-            f"the label kubernetes.io/metadata.name={name}"
-        )
+        warnings.append(undeclared_namespace_warning(name))
         namespaces[name] = default_namespace(Namespace(name=name, implied=True))
     return Cluster(
         namespaces=tuple(namespaces[n] for n in sorted(namespaces)),

@@ -17,7 +17,7 @@ from itertools import islice
 
 import numpy as np
 
-from podwall.assemble import assemble, build_cluster
+from podwall.assemble import assemble, build_cluster, undeclared_namespace_warning
 from podwall.console.errors import Unprocessable
 from podwall.console.insight import Insight, LintResult, lint_state
 from podwall.diff import Changes, compare, diff_data, diff_summary, summarize
@@ -75,9 +75,9 @@ def parse_proposal(
     policies = tuple(o for o in loaded.objects if isinstance(o, NetworkPolicy))
     # The proposal alone declares no namespace; whether its namespaces exist is a question
     # for the cluster it is previewed on (see `preview`), not for the YAML.
-    implied = [n.name for n in loaded.cluster.namespaces if n.implied]
-    warnings = tuple(w for w in loaded.warnings
-                     if not any(w.startswith(f"namespace {n!r} ") for n in implied))
+    implied = {undeclared_namespace_warning(n.name) for n in loaded.cluster.namespaces
+               if n.implied}
+    warnings = tuple(w for w in loaded.warnings if w not in implied)
     return Proposal(policies=policies, deletions=tuple(f"{ns}/{name}" for ns, name in deletions),
                     warnings=warnings)
 
