@@ -14,8 +14,8 @@ from sqlalchemy import inspect, text
 from sqlalchemy.orm import sessionmaker
 
 from console_support import LAB_POLICY, LAB_TOKEN, ConsoleEnv, log_in
-from podwall.console import CSRF_HEADER, create_console
-from podwall.console.db import create_database_engine, migrate
+from podwall.console import CSRF_HEADER, auth, clusters, create_console
+from podwall.console.db import HOME_ENV, create_database_engine, default_database_url, migrate
 
 POLICY = LAB_POLICY
 UNREACHABLE_KUBECONFIG = yaml.safe_dump({
@@ -244,8 +244,7 @@ def test_openapi_lists_the_routes(env: Env):
 
 
 def test_a_reset_password_is_one_time_and_ends_the_old_sessions(env: Env):
-    from podwall.console import auth  # the operator's path: `podwall up --reset-admin-password`
-
+    """The operator's path: `podwall up --reset-admin-password`."""
     sessions = sessionmaker(create_database_engine(env.url))
     with sessions.begin() as db:
         password = auth.reset_password(db, "admin", by="system", now=datetime.now(UTC))
@@ -264,8 +263,6 @@ def test_a_reset_password_is_one_time_and_ends_the_old_sessions(env: Env):
 )
 def test_serve_and_up_share_the_default_database(monkeypatch: pytest.MonkeyPatch,
                                                  home: str | None, expected: str):
-    from podwall.console.db import HOME_ENV, default_database_url
-
     monkeypatch.delenv(HOME_ENV, raising=False)
     if home is not None:
         monkeypatch.setenv(HOME_ENV, home)
@@ -273,8 +270,6 @@ def test_serve_and_up_share_the_default_database(monkeypatch: pytest.MonkeyPatch
 
 
 def test_repointing_a_cluster_keeps_its_objects_and_is_audited(env: Env, lab_kubeconfig: str):
-    from podwall.console import clusters
-
     assert _register(env, "lab", UNREACHABLE_KUBECONFIG).status_code == 201
     sessions = sessionmaker(create_database_engine(env.url))
     with sessions.begin() as db:
