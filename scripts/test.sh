@@ -25,6 +25,10 @@ ruff check .
 # PODWALL_TEST_POSTGRESQL already names one, or is "off" (the console's tests on SQLite only).
 if [ -z "${PODWALL_TEST_POSTGRESQL:-}" ]; then
   PODWALL_TEST_POSTGRESQL="$(bash scripts/install-postgresql.sh)"
+  case "$PODWALL_TEST_POSTGRESQL" in
+    postgresql://*) ;;
+    *) echo "install-postgresql.sh printed no URL: [$PODWALL_TEST_POSTGRESQL]" >&2; exit 1 ;;
+  esac
 fi
 export PODWALL_TEST_POSTGRESQL
 set +e
