@@ -138,3 +138,22 @@ def test_down_removes_everything(lab_home: str):
     assert "podwall-" not in names
     assert load_state(lab_home) is None
     assert _lab(lab_home, "status").returncode == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("status",),
+        ("drops",),
+        ("probe", "-p", "80"),
+        ("apply", "-f", str(EXAMPLES / "policies")),
+        ("label", "default/web", "x=y"),
+        ("restart",),
+    ],
+    ids=lambda args: args[0],
+)
+def test_commands_that_need_a_lab_say_to_start_one(tmp_path: Path, args: tuple[str, ...]):
+    ran = _lab(str(tmp_path), *args)
+    assert ran.returncode == 2, ran.stderr
+    assert "no lab is up: run `podwall lab up` first" in ran.stderr
+    assert not (tmp_path / "lab").exists()

@@ -83,13 +83,13 @@ app = typer.Typer(
     "Input is whatever kubectl prints: -f FILE|DIR|- (YAML or JSON, multi-document, Lists), "
     "e.g. kubectl get ns,pods,networkpolicies -A -o yaml | podwall matrix -f -",
     epilog="Examples:\n\n"
-    "  podwall up                                        # lab + console, http://127.0.0.1:8080\n\n"
-    "  podwall analyze                                   # the bundled examples\n\n"
-    "  podwall validate -f policies/ -o yaml             # as the API server stores them\n\n"
-    "  podwall check -f cluster/ --from default/frontend --to default/db --port 6379/TCP\n\n"
-    "  podwall matrix -f cluster/ -n apps -o png --out apps.png\n\n"
-    "  podwall explain -f cluster/ default/db\n\n"
-    "Exit codes: 0 ok (check: allowed); 1 check denied or validate found invalid objects; "
+    "  podwall up                              # lab + console on :8080\n"
+    "  podwall analyze                         # the bundled examples\n"
+    "  podwall validate -f policies/ -o yaml   # as the API server stores them\n"
+    "  podwall check -f cluster/ --from default/web --to default/db -p 6379\n"
+    "  podwall matrix -f cluster/ -n apps -o png --out apps.png\n"
+    "  podwall explain -f cluster/ default/db\n"
+    "\nExit codes: 0 ok (check: allowed); 1 check denied or validate found invalid objects; "
     "2 bad input or arguments.",
     no_args_is_help=True,
     rich_markup_mode="rich",

@@ -152,9 +152,12 @@ def exposure(
     node_traffic: NodeTraffic = True,
     ip_family: Family = None,
 ) -> None:
-    """Which pods can be reached from outside the cluster, from any namespace, or from pods
-    that do not exist yet, and (egress) which can reach them; each with the wide selector and
-    the policy and field path that grant it."""
+    """Which pods are open wide: to outside the cluster, any namespace, or pods to come.
+
+    Ingress: who can reach each pod from outside the cluster, from any namespace, or from pods
+    that do not exist yet; egress: what each pod can reach that way. Each with the wide
+    selector and the policy and field path that grant it.
+    """
     try:
         options = options_from(ipblock, node_traffic, ip_family)
         ports = parse_ports(port)

@@ -112,9 +112,12 @@ def lint(
         ),
     ] = IPBlockMode.calico,
 ) -> None:
-    """Find likely mistakes: DNS blocked by egress policy, AND/OR peers, selectors matching
-    nothing, ignored rules, redundant policies, open pods. Silence one policy's finding with
-    the annotation podwall.dev/lint-ignore: "PW001,PW004"."""
+    """Find likely mistakes in policies (codes PW001...).
+
+    DNS blocked by egress policy, AND/OR peers, selectors matching nothing, ignored rules,
+    redundant policies, open pods. Silence one policy's finding with the annotation
+    podwall.dev/lint-ignore: "PW001,PW004".
+    """
     options = Options(ipblock_matches_cluster=ipblock is IPBlockMode.calico)
     loaded = load_input(files, namespace, legacy_cidr, cluster=ClusterSource(kubeconfig, context))
     findings = lint_cluster(loaded.cluster, options, namespace)

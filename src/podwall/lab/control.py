@@ -34,7 +34,7 @@ from podwall.encode import encode_object
 from podwall.errors import InvalidObjects
 from podwall.lab.errors import LabError
 from podwall.lab.state import LabState, save_state
-from podwall.lab.topology import Topology, topology_manifests
+from podwall.lab.topology import topology_manifests
 from podwall.model import Cluster, Direction, NetworkPolicy
 from podwall.semantics import ClusterIndex, Options, isolating_policies
 
@@ -66,12 +66,6 @@ POLICIES, LABELS, NS_LABELS, OPTIONS, RULESETS = (
 RunnerFor = Callable[[str], Runner]
 
 
-def _topology(state: LabState) -> Topology:
-    if state.topology is None:
-        raise LabError("the lab state has no topology: run `podwall lab down` and `up` again")
-    return state.topology
-
-
 def lab_options(state: LabState) -> Options:
     raw = state.data.get(OPTIONS, {})
     return Options(
@@ -88,7 +82,7 @@ def set_options(state: LabState, options: Options) -> None:
 
 
 def _manifests(state: LabState, data: Mapping[str, Any]) -> list[dict[str, Any]]:
-    manifests = copy.deepcopy(topology_manifests(_topology(state)))
+    manifests = copy.deepcopy(topology_manifests(state.known_topology()))
     for m in manifests:
         meta = m["metadata"]
         if m["kind"] == "Pod":
@@ -122,7 +116,7 @@ def desired_cluster(state: LabState) -> Cluster:
 
 def enforce(state: LabState, runner_for: RunnerFor = netns_runner) -> dict[str, str]:
     """Compile and apply every node's ruleset; node -> "replace"|"update"|"unchanged"."""
-    nodes = _topology(state).nodes
+    nodes = state.known_topology().nodes
     cluster = lab_cluster(state).cluster
     options = lab_options(state)
     stored = state.data.setdefault(RULESETS, {})
@@ -283,7 +277,7 @@ def flush_connections(state: LabState) -> None:
     nft and iptables engines do). A test or a user who wants a change to cut live flows calls
     this right after the change (`podwall lab apply --flush-conntrack`).
     """
-    for node in _topology(state).nodes:
+    for node in state.known_topology().nodes:
         done = subprocess.run(["ip", "netns", "exec", state.node_netns(node.name),
                                "conntrack", "-F"], capture_output=True, text=True, check=False)
         if done.returncode != 0 and "flow entries have been deleted" not in done.stderr:
@@ -304,7 +298,7 @@ def read_lab_drops(state: LabState, runner_for: RunnerFor = netns_runner) -> lis
     cluster = desired_cluster(state)
     index = ClusterIndex.build(cluster)
     reports = []
-    for node in _topology(state).nodes:
+    for node in state.known_topology().nodes:
         for flow in read_drops(runner_for(state.node_netns(node.name))):
             src, dst = index.resolve(flow.src), index.resolve(flow.dst)
             subject = src if flow.direction == "egress" else dst
@@ -328,5 +322,5 @@ def read_lab_counters(
         node.name: {
             k: v[0] for k, v in read_counters(runner_for(state.node_netns(node.name))).items()
         }
-        for node in _topology(state).nodes
+        for node in state.known_topology().nodes
     }

@@ -47,6 +47,7 @@ __all__ = [
     "down",
     "lab_home",
     "load_state",
+    "running_state",
     "save_state",
     "up",
 ]
@@ -89,6 +90,14 @@ class LabState:
             "this kernel has no SCTP (socket(IPPROTO_SCTP) fails): the lab serves and "
             "probes TCP and UDP only"
         ]
+
+    def known_topology(self) -> Topology:
+        """The topology, or a LabError: only a half-written state file lacks one."""
+        if self.topology is None:
+            raise LabError(
+                "the lab state has no topology: run `podwall lab down` and `up` again"
+            )
+        return self.topology
 
     def node_netns(self, node: str) -> str:
         """The namespace where node `node`'s ruleset goes (`ip netns exec NAME nft -f -`)."""
@@ -174,6 +183,14 @@ def load_state(home: str | Path | None = None) -> LabState | None:
         raise LabStateError(
             f"cannot read the lab state {path}: {err} (`podwall lab down` still cleans up)"
         ) from err
+
+
+def running_state(home: str | Path | None = None) -> LabState:
+    """The lab that is up, with its topology: what every command but `up` and `down` needs."""
+    state = load_state(home)
+    if state is None or state.topology is None:
+        raise LabError("no lab is up: run `podwall lab up` first")
+    return state
 
 
 def check_environment() -> None:
