@@ -33,6 +33,7 @@ from podwall.lab import (
     parse_topology,
     probe,
     probe_flows,
+    registry,
     sctp_available,
     up,
 )
@@ -102,6 +103,8 @@ def _root_and_sweep() -> Iterator[dict[str, str]]:
     left = lab_netns.list_namespaces(RUN_PREFIX)
     stop_agents(agent_pids_in(left))
     lab_netns.delete_namespaces(left)
+    for prefix in [RUN_PREFIX, *registry.neighbours(RUN_PREFIX)]:
+        registry.unregister(prefix)
 
 
 @pytest.fixture
@@ -251,6 +254,50 @@ def test_down_sweeps_unrecorded_namespaces_and_is_idempotent(home: Path):
     assert down(home=home, prefix=prefix).namespaces == (f"{prefix}stray",)
     assert lab_netns.list_namespaces(prefix) == []
     assert down(home=home, prefix=prefix).namespaces == ()
+
+
+def test_down_spares_the_labs_of_other_homes_and_longer_prefixes(tmp_path: Path):
+    """`podwall-` starts `podwall-ci-`: a sweep by prefix alone would take a neighbour's lab."""
+    outer, inner = f"{RUN_PREFIX}o-", f"{RUN_PREFIX}o-i-"
+    homes = [Path(tempfile.mkdtemp(prefix="pw")) for _ in range(3)]
+    first, second, stranger = homes
+    try:
+        up(parse_topology(SMALL), home=first, prefix=outer)
+        up(parse_topology(SMALL), home=second, prefix=inner)
+        inner_namespaces = lab_netns.list_namespaces(inner)
+        assert len(inner_namespaces) == 5 and len(lab_netns.list_namespaces(outer)) == 10
+
+        with pytest.raises(LabStateError, match=f"the lab in {first} uses the namespace prefix"):
+            up(parse_topology(SMALL), home=stranger, prefix=outer)
+        stateless = subprocess.run(
+            ["podwall", "lab", "down", "--prefix", outer],
+            env={**os.environ, "PODWALL_HOME": str(stranger)},
+            capture_output=True, text=True, timeout=120, check=False,
+        )
+        assert stateless.returncode == 0, stateless.stderr
+        assert "removed 0 namespaces" in stateless.stdout
+        assert "left 10 namespaces of other labs that are up" in stateless.stdout
+        assert len(lab_netns.list_namespaces(outer)) == 10
+
+        removed = down(home=first)
+        assert len(removed.namespaces) == 5 and list(removed.spared) == inner_namespaces
+        assert lab_netns.list_namespaces(outer) == inner_namespaces
+        assert len(_agents_under(second)) == 3 and registry.holder(outer) is None
+        assert len(down(home=second).namespaces) == 5
+        assert registry.holder(inner) is None
+    finally:
+        for home in homes:
+            down(home=home, prefix=outer)
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_stale_registration_does_not_stop_the_sweep(home: Path):
+    """A lab registered from a home whose state file is gone is no lab: its prefix is swept."""
+    prefix = f"{RUN_PREFIX}r-"
+    registry.register(prefix, home / "gone")
+    lab_netns.add_namespaces([f"{prefix}stray"])
+    assert down(home=home, prefix=prefix).namespaces == (f"{prefix}stray",)
+    assert registry.holder(prefix) is None
 
 
 def test_a_failed_up_removes_what_it_made(home: Path):

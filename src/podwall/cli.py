@@ -40,6 +40,7 @@ from podwall.cli_console import serve
 from podwall.cli_diff import diff
 from podwall.cli_exposure import EPILOG as EXPOSURE_EPILOG
 from podwall.cli_exposure import exposure
+from podwall.cli_help import reflow_commands
 from podwall.cli_lab import lab_app
 from podwall.cli_lint import lint
 from podwall.cli_matrix import matrix, matrix_with_progress
@@ -296,6 +297,7 @@ app.add_typer(lab_app, name="lab")
 app.command(epilog=AGENT_EPILOG)(agent)
 app.command()(serve)  # the console (podwall.cli_console)
 app.command("up", epilog=UP_EPILOG)(up_command)  # lab + console (podwall.cli_up)
+reflow_commands(app)
 
 
 def main() -> None:

@@ -179,13 +179,25 @@ def lab_label(
 
 
 @lab_app.command("down")
-def lab_down() -> None:
-    """Remove everything the lab made (namespaces, agents, state), even after a crash."""
-    removed = down()
+def lab_down(
+    prefix: Annotated[
+        str, typer.Option("--prefix", help="Without a state file (lost, or another home's "
+                          "lab), sweep the namespaces with this prefix")
+    ] = NETNS_PREFIX,
+) -> None:
+    """Remove everything the lab made (namespaces, agents, state), even after a crash.
+
+    The sweep by prefix spares other labs that are up: longer prefixes, and the same prefix
+    held from another PODWALL_HOME.
+    """
+    removed = down(prefix=prefix)
     say(
         f"lab down: removed {len(removed.namespaces)} namespaces and stopped "
         f"{len(removed.agents)} agents"
     )
+    if removed.spared:
+        say(f"left {len(removed.spared)} namespaces of other labs that are up "
+            f"({', '.join(removed.spared[:3])}{', ...' if len(removed.spared) > 3 else ''})")
 
 
 @lab_app.command("restart")

@@ -10,7 +10,8 @@ it is stored as the file's `objects`.
 (`cluster`), then the pod agents (only processes whose command line is a lab agent), deletes
 the recorded namespaces, then sweeps any namespace left with the lab's prefix (`podwall-`: ours
 by name), and removes the run dir, the API's database, the kubeconfig and the state file (the
-logs under `<home>/lab/logs/` stay for a post-mortem).
+logs under `<home>/lab/logs/` stay for a post-mortem). The sweep spares other labs that are up
+(`registry`): those with a longer prefix, and one that holds the same prefix from another home.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from podwall.lab import cluster, network, supervise
+from podwall.lab import cluster, network, registry, supervise
 from podwall.lab.cluster import ServiceRecord
 from podwall.lab.errors import LabEnvironmentError, LabError, LabSetupError, LabStateError
 from podwall.lab.netns import NETNS_PREFIX, check_netns_name, list_namespaces
@@ -133,6 +134,7 @@ class Removed:
 
     agents: tuple[int, ...]
     namespaces: tuple[str, ...]
+    spared: tuple[str, ...] = ()  # namespaces matching the prefix that other labs own
 
 
 def lab_home(home: str | Path | None = None) -> Path:
@@ -225,6 +227,7 @@ def up(
     )
     _refuse_existing(state)
     save_state(state)
+    registry.register(state.prefix, state.home)
     try:
         network.build(topology, state)
         supervise.start_agents(state)
@@ -243,6 +246,12 @@ def _refuse_existing(state: LabState) -> None:
     if recorded is not None and (recorded.namespaces or recorded.agents or recorded.services):
         raise LabStateError(
             f"a lab is already up (state in {recorded.path}): run `podwall lab down` first"
+        )
+    owner = _other_owner(state)
+    if owner is not None:
+        raise LabStateError(
+            f"the lab in {owner} uses the namespace prefix {state.prefix!r}: choose another "
+            f"--prefix, or take it down (PODWALL_HOME={owner} podwall lab down)"
         )
     assert state.topology is not None
     wanted = network.lab_namespaces(state.topology, state.names)
@@ -278,7 +287,12 @@ def _remove(state: LabState, *, sweep: bool) -> Removed:
     """Stop the lab's agents and delete its namespaces: the recorded ones, and with `sweep`
     any other carrying its prefix. A failed `up` does not sweep: it removes only what it made.
     """
-    swept = list_namespaces(state.prefix) if sweep else []
+    owner = _other_owner(state)
+    matching = list_namespaces(state.prefix) if sweep else []
+    if owner is None:
+        swept, spared = registry.split_owned(state.prefix, matching)
+    else:  # a stateless `down` where another home's lab holds the prefix: not ours to sweep
+        swept, spared = [], matching
     namespaces = sorted(set(list_namespaces(NETNS_PREFIX)) & {*state.namespaces, *swept})
     services = cluster.stop_services(state.services.values())  # before their namespaces go
     recorded = [r.pid for r in state.agents.values() if supervise.is_agent(r.pid, r.socket)]
@@ -288,7 +302,21 @@ def _remove(state: LabState, *, sweep: bool) -> Removed:
     if services or state.services:
         cluster.forget_files(state)
     state.path.unlink(missing_ok=True)
+    if owner is None:
+        registry.unregister(state.prefix)
     state.namespaces.clear()
     state.agents.clear()
     state.services.clear()
-    return Removed(agents=tuple([*services, *pods]), namespaces=tuple(namespaces))
+    return Removed(
+        agents=tuple([*services, *pods]),
+        namespaces=tuple(namespaces),
+        spared=tuple(n for n in spared if n not in namespaces),
+    )
+
+
+def _other_owner(state: LabState) -> Path | None:
+    """The home of another lab that is up with this prefix (its state file exists), if any."""
+    owner = registry.holder(state.prefix)
+    if owner is None or owner == state.home or not LabState(home=owner).path.exists():
+        return None
+    return owner
