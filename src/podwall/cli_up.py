@@ -32,7 +32,7 @@ import typer
 from podwall.cli_common import say, warn
 from podwall.errors import PodwallError
 from podwall.lab import cluster
-from podwall.lab.errors import LabError, LabStateError
+from podwall.lab.errors import LabEnvironmentError, LabError, LabStateError
 from podwall.lab.netns import NETNS_PREFIX
 from podwall.lab.state import LabState, check_environment, down, lab_home, load_state, up
 from podwall.lab.topology import Topology, resolve_topology
@@ -173,7 +173,8 @@ def _open_lab(lab: bool | None, topology: Topology, prefix: str) -> LabRun:
         if lab is True:
             raise
         say(f"no lab network: {err}")
-        say("  (the lab needs root, iproute2, nftables and conntrack; running without it)")
+        if isinstance(err, LabEnvironmentError):
+            say("  (the lab needs root, iproute2, nftables and conntrack; running without it)")
     return _api_alone(topology)
 
 
