@@ -34,6 +34,7 @@ from podwall.lab import (
     probe,
     probe_flows,
     registry,
+    save_state,
     sctp_available,
     up,
 )
@@ -291,10 +292,16 @@ def test_down_spares_the_labs_of_other_homes_and_longer_prefixes(tmp_path: Path)
             shutil.rmtree(home, ignore_errors=True)
 
 
-def test_a_stale_registration_does_not_stop_the_sweep(home: Path):
-    """A lab registered from a home whose state file is gone is no lab: its prefix is swept."""
+@pytest.mark.parametrize("recorded", [None, ["gone"]], ids=["no state file", "no namespace"])
+def test_a_stale_registration_does_not_stop_the_sweep(home: Path, recorded: list[str] | None):
+    """A lab registered from a home whose state file is gone, or whose recorded namespaces are
+    (after a reboot), is no lab: its prefix is swept, and `up` may take it."""
     prefix = f"{RUN_PREFIX}r-"
-    registry.register(prefix, home / "gone")
+    other = home / "other"
+    if recorded is not None:
+        save_state(LabState(home=other, prefix=prefix,
+                            namespaces=[f"{prefix}{name}" for name in recorded]))
+    registry.register(prefix, other)
     lab_netns.add_namespaces([f"{prefix}stray"])
     assert down(home=home, prefix=prefix).namespaces == (f"{prefix}stray",)
     assert registry.holder(prefix) is None

@@ -315,8 +315,15 @@ def _remove(state: LabState, *, sweep: bool) -> Removed:
 
 
 def _other_owner(state: LabState) -> Path | None:
-    """The home of another lab that is up with this prefix (its state file exists), if any."""
+    """The home of another lab that is up with this prefix, if any: one registered whose state
+    file records a namespace that exists (a stale entry, e.g. after a reboot, is no lab)."""
     owner = registry.holder(state.prefix)
-    if owner is None or owner == state.home or not LabState(home=owner).path.exists():
+    if owner is None or owner == state.home:
+        return None
+    try:
+        other = load_state(owner)
+    except LabStateError:
+        return owner  # unreadable: spare it rather than guess
+    if other is None or not set(other.namespaces) & set(list_namespaces(state.prefix)):
         return None
     return owner
