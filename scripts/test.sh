@@ -31,6 +31,12 @@ if [ -z "${PODWALL_TEST_POSTGRESQL:-}" ]; then
   esac
 fi
 export PODWALL_TEST_POSTGRESQL
+# The lab API is also tested with Debian's kubectl 1.20 (it reads /openapi/v2), unpacked, not
+# installed, unless PODWALL_TEST_OLD_KUBECTL already names one.
+if [ -z "${PODWALL_TEST_OLD_KUBECTL:-}" ]; then
+  PODWALL_TEST_OLD_KUBECTL="$(bash scripts/fetch-debian-kubectl.sh)"
+fi
+export PODWALL_TEST_OLD_KUBECTL
 set +e
 python3 -m pytest "$@"
 status=$?

@@ -61,6 +61,7 @@ class Kubectl:
 
     home: Path
     kubeconfig: Path
+    binary: str | None = None  # default: the kubectl on PATH
 
     def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         env = {
@@ -70,8 +71,8 @@ class Kubectl:
             "TZ": "UTC",
         }
         return subprocess.run(
-            [kubectl_path(), *args], input=stdin, capture_output=True, text=True, env=env,
-            timeout=60, check=False,
+            [self.binary or kubectl_path(), *args], input=stdin, capture_output=True, text=True,
+            env=env, timeout=60, check=False,
         )
 
 
@@ -83,10 +84,23 @@ def kubectl_path() -> str:
     return found
 
 
-def make_kubectl(server: ApiServer, tmp: Path) -> Kubectl:
+def make_kubectl(server: ApiServer, tmp: Path, binary: str | None = None) -> Kubectl:
     home = tmp / "home"
     home.mkdir(parents=True, exist_ok=True)
-    return Kubectl(home, server.write_kubeconfig(tmp / "kubeconfig"))
+    return Kubectl(home, server.write_kubeconfig(tmp / "kubeconfig"), binary)
+
+
+OLD_KUBECTL_ENV = "PODWALL_TEST_OLD_KUBECTL"
+
+
+def old_kubectl_path() -> str:
+    """Debian's kubectl 1.20 (scripts/fetch-debian-kubectl.sh; test.sh sets the variable)."""
+    found = os.environ.get(OLD_KUBECTL_ENV)
+    if not found or not os.access(found, os.X_OK):
+        pytest.fail(f"{OLD_KUBECTL_ENV} names no kubectl: export {OLD_KUBECTL_ENV}="
+                    '"$(bash scripts/fetch-debian-kubectl.sh)" (scripts/test.sh does)',
+                    pytrace=False)
+    return found
 
 
 def python_client(server: ApiServer, token: str | None = None) -> Any:

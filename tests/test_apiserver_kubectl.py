@@ -22,6 +22,7 @@ from apiserver_support import (
     Kubectl,
     check_golden,
     make_kubectl,
+    old_kubectl_path,
     running_server,
 )
 from podwall.apiserver import ApiServer
@@ -277,6 +278,36 @@ def test_refusals_read_as_on_a_cluster(lab: Lab, args: tuple[str, ...], stderr: 
     result = kubectl(*args)
     assert result.returncode == 1
     assert result.stderr == stderr
+
+
+def test_debian_kubectl_1_20_applies_through_openapi_v2(tmp_path: Path) -> None:
+    """kubectl before OpenAPI v3 reads /openapi/v2 before apply validates: without it, it stops
+    with NotFound. Debian's kubernetes-client is that kubectl."""
+    with running_server(tmp_path / "api.db") as server:
+        old = make_kubectl(server, tmp_path, old_kubectl_path())
+        assert "v1.20." in ok(old("version", "--client"))
+        created = ok(old("apply", *seed_args(SEED_000)))
+        assert created == "".join(f"networkpolicy.networking.k8s.io/{n} created\n"
+                                  for n in SEED_000)
+        assert ok(old("apply", *seed_args(SEED_000))) == created.replace(" created", " unchanged")
+        changed = tmp_path / "access-demo1.yaml"
+        changed.write_text((EXAMPLES / "access-demo1.yaml").read_text().replace("6379", "6380"))
+        assert ok(old("apply", "-f", str(changed))) == (
+            "networkpolicy.networking.k8s.io/access-demo1 configured\n")
+        assert ok(old("get", "netpol", "access-demo1", "-o",
+                      "jsonpath={.spec.ingress[0].ports[0].port}")) == "6380"
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(yaml.safe_dump({
+            "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": "bad", "namespace": "default"},
+            "spec": {"podSelector": {}, "ingress": [{"ports": [{"port": 80, "endPort": 79}]}]},
+        }))
+        refused = old("apply", "-f", str(bad))
+        assert refused.returncode == 1
+        assert ('The NetworkPolicy "bad" is invalid: spec.ingress[0].ports[0].endPort: Invalid '
+                "value: 79: must be greater than or equal to `port`") in refused.stderr
+        deleted = ok(old("delete", *seed_args(SEED_000)))
+        assert deleted.count(" deleted") == len(SEED_000)
 
 
 @pytest.mark.cli

@@ -5,6 +5,7 @@ AGE formatting, paths, protobuf, the store's history, and per-kind update rules.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 from podwall.apiserver.app import RequestTarget, parse_target
 from podwall.apiserver.errors import Compacted, Invalid
 from podwall.apiserver.fields import ApplyConflict, apply_configuration, leaves, record_update
+from podwall.apiserver.openapi_v2 import openapi_v2
 from podwall.apiserver.patch import (
     PatchError,
     apply_json_patch,
@@ -21,6 +23,7 @@ from podwall.apiserver.patch import (
     apply_strategic_merge_patch,
 )
 from podwall.apiserver.protobuf import decode_object as decode_protobuf
+from podwall.apiserver.protobuf import fields as protobuf_fields
 from podwall.apiserver.resources import NAMESPACES, NETWORK_POLICIES, PODS
 from podwall.apiserver.selectors import (
     SelectorError,
@@ -359,3 +362,30 @@ def test_a_podwall_cluster_seeds_running_ready_pods() -> None:
         "Running", "10.0.0.1", "n1"
     )
     assert [c["ready"] for c in pod["status"]["containerStatuses"]] == [True]
+
+
+@pytest.mark.parametrize(
+    ("accept", "media_type"),
+    [
+        ("application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
+         "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+        ("application/com.github.proto-openapi.spec.v2.v1.0+protobuf, */*",
+         "application/com.github.proto-openapi.spec.v2.v1.0+protobuf"),
+        ("application/json", "application/json"),
+        ("", "application/json"),
+    ],
+    ids=["kubectl 1.20", "kube-openapi's name", "json", "no accept"],
+)
+def test_openapi_v2_is_an_empty_swagger_document(accept: str, media_type: str) -> None:
+    """No definitions: old kubectl finds no schema, skips its own check, the server validates."""
+    body, served = openapi_v2(accept)
+    assert served == media_type
+    if served == "application/json":
+        assert json.loads(body) == {"swagger": "2.0", "paths": {},
+                                    "info": {"title": "podwall lab", "version": "v1"}}
+        return
+    document = dict(protobuf_fields(body))
+    assert document[1] == b"2.0"
+    info = document[2]
+    assert isinstance(info, bytes)
+    assert dict(protobuf_fields(info)) == {1: b"podwall lab", 2: b"v1"}

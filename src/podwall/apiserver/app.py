@@ -35,6 +35,7 @@ from podwall.apiserver.errors import (
     UnsupportedMediaType,
 )
 from podwall.apiserver.openapi import openapi_document, openapi_index
+from podwall.apiserver.openapi_v2 import openapi_v2
 from podwall.apiserver.options import ListOptions, WriteOptions, parse_bool
 from podwall.apiserver.protobuf import ProtobufError
 from podwall.apiserver.protobuf import decode_object as decode_protobuf
@@ -207,6 +208,9 @@ class _Handlers:
                 return _json(api_group_list())
             if path == "/openapi/v3":
                 return _json(openapi_index())
+            if path == "/openapi/v2":
+                body, media_type = openapi_v2(request.headers.get("accept", ""))
+                return Response(body, media_type=media_type)
             doc = openapi_document(path.removeprefix("/openapi/v3/"))
             if path.startswith("/openapi/v3/") and doc is not None:
                 return Response(doc, media_type=_JSON)

@@ -1,4 +1,5 @@
-"""Reading the protobuf bodies kubectl's typed clients send (`kubectl create namespace`).
+"""The protobuf wire format: reading the bodies kubectl's typed clients send (`kubectl create
+namespace`), and writing the one document served as protobuf (`/openapi/v2`, see openapi_v2).
 
 Kubernetes' protobuf wire form is the magic `k8s\\x00` and a `runtime.Unknown` message
 (typeMeta = 1 {apiVersion = 1, kind = 2}, raw = 2); `raw` holds the object. Only what
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["MAGIC", "ProtobufError", "decode_object"]
+__all__ = ["MAGIC", "ProtobufError", "decode_object", "encode_field", "fields"]
 
 MAGIC = b"k8s\x00"
 
@@ -35,7 +36,7 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
+def fields(data: bytes) -> Iterator[tuple[int, int | bytes]]:
     """(field number, value): varints as int, length-delimited fields as bytes."""
     pos = 0
     while pos < len(data):
@@ -64,7 +65,7 @@ def _text(value: int | bytes) -> str:
 
 def _entry(value: int | bytes) -> tuple[str, str]:
     key = val = ""
-    for number, item in _fields(value if isinstance(value, bytes) else b""):
+    for number, item in fields(value if isinstance(value, bytes) else b""):
         if number == 1:
             key = _text(item)
         elif number == 2:
@@ -75,7 +76,7 @@ def _entry(value: int | bytes) -> tuple[str, str]:
 def _object_meta(data: bytes) -> dict[str, Any]:
     meta: dict[str, Any] = {}
     names = {1: "name", 2: "generateName", 3: "namespace"}
-    for number, value in _fields(data):
+    for number, value in fields(data):
         if number in names and _text(value):
             meta[names[number]] = _text(value)
         elif number in (11, 12):
@@ -88,11 +89,11 @@ def _object_meta(data: bytes) -> dict[str, Any]:
 
 def _namespace(data: bytes) -> dict[str, Any]:
     body: dict[str, Any] = {"metadata": {}}
-    for number, value in _fields(data):
+    for number, value in fields(data):
         if number == 1 and isinstance(value, bytes):
             body["metadata"] = _object_meta(value)
         elif number == 2 and isinstance(value, bytes):
-            finalizers = [_text(v) for n, v in _fields(value) if n == 1]
+            finalizers = [_text(v) for n, v in fields(value) if n == 1]
             body["spec"] = {"finalizers": finalizers} if finalizers else {}
     return body
 
@@ -103,9 +104,9 @@ def decode_object(data: bytes) -> dict[str, Any]:
         raise ProtobufError("provided data does not appear to be a protobuf message")
     api_version = kind = ""
     raw = b""
-    for number, value in _fields(data[len(MAGIC) :]):
+    for number, value in fields(data[len(MAGIC) :]):
         if number == 1 and isinstance(value, bytes):
-            for n, v in _fields(value):
+            for n, v in fields(value):
                 if n == 1:
                     api_version = _text(v)
                 elif n == 2:
@@ -115,3 +116,18 @@ def decode_object(data: bytes) -> dict[str, Any]:
     if (api_version, kind) != ("v1", "Namespace"):
         raise ProtobufError(f"protobuf bodies of {kind or 'this kind'} are not supported")
     return {"apiVersion": api_version, "kind": kind, **_namespace(raw)}
+
+
+def encode_field(number: int, payload: bytes | str) -> bytes:
+    """A length-delimited field (wire type 2): a string, bytes, or an embedded message."""
+    data = payload.encode() if isinstance(payload, str) else payload
+    return _encode_varint(number << 3 | 2) + _encode_varint(len(data)) + data
+
+
+def _encode_varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        low, value = value & 0x7F, value >> 7
+        out.append(low | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
