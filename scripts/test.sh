@@ -21,6 +21,17 @@ fi
 bash scripts/install-chromium.sh  # Debian's chromium for the console's browser tests
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
 ruff check .
+# The console's browser UI (plain ES modules) is linted by ESLint, pinned in package-lock.json.
+if ! command -v npm >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "the UI's linter needs npm (Debian packages nodejs, npm): run the tests as root" >&2
+    exit 1
+  fi
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent lint
 # The console's tests run on PostgreSQL too: a local server from Debian's packages, unless
 # PODWALL_TEST_POSTGRESQL already names one, or is "off" (the console's tests on SQLite only).
 if [ -z "${PODWALL_TEST_POSTGRESQL:-}" ]; then
