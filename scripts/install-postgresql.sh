@@ -64,7 +64,10 @@ prepare() {
   done
   pg_isready -q -h 127.0.0.1 -p "$port" || { say "PostgreSQL does not answer on 127.0.0.1:$port"; exit 1; }
 
-  psql_admin() { runuser -u postgres -- psql -X -q -p "$port" -v ON_ERROR_STOP=1 -tAc "$1"; }
+  # From /: user postgres may not enter the caller's directory (psql would say so on stderr).
+  psql_admin() {
+    (cd / && runuser -u postgres -- psql -X -q -p "$port" -v ON_ERROR_STOP=1 -tAc "$1")
+  }
   if [ "$(psql_admin "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'")" != 1 ]; then
     say "creating role $ROLE"
     psql_admin "CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASSWORD'"
