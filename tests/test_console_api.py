@@ -194,6 +194,7 @@ def test_a_change_through_a_session_needs_its_csrf_token(env: Env, csrf: str | N
         ("PUT", "/api/v1/clusters/gone/bindings/vera", {"role": "admin"}),
         ("POST", "/api/v1/users", {"username": "eve", "password": "eve-password-123"}),
         ("GET", "/api/v1/audit", None),
+        ("POST", "/api/v1/clusters/gone/probe", {"port": 80}),  # sends packets: editor
     ],
 )
 def test_a_viewer_can_look_but_not_change(env: Env, method: str, path: str, body: dict | None):
@@ -283,3 +284,8 @@ def test_repointing_a_cluster_keeps_its_objects_and_is_audited(env: Env, lab_kub
     assert synced["state"] == "synced", synced
     assert [e["action"] for e in env.client.get("/api/v1/audit").json()].count(
         "cluster.update") == 1
+
+
+def test_probing_an_unknown_cluster_is_404(env: Env):
+    response = env.client.post("/api/v1/clusters/nowhere/probe", json={"port": 80})
+    assert response.status_code == 404 and "nowhere" in response.json()["detail"]

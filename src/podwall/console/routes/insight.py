@@ -74,10 +74,11 @@ class _States:
 _STATES = _States(_CACHED_STATES)
 
 
-def analysed(db: DbSession, caller: auth.Principal, name: str) -> Insight:
-    """The cluster's stored objects analysed, for a caller holding at least viewer."""
+def analysed(db: DbSession, caller: auth.Principal, name: str,
+             needed: Role = Role.viewer) -> Insight:
+    """The cluster's stored objects analysed, for a caller holding at least `needed`."""
     cluster = clusters.get_cluster(db, name)
-    auth.require_role(db, caller, cluster, Role.viewer)
+    auth.require_role(db, caller, cluster, needed)
     rows = db.execute(
         select(ClusterObject.kind, ClusterObject.namespace, ClusterObject.name,
                ClusterObject.manifest).where(ClusterObject.cluster_id == cluster.id)

@@ -8,7 +8,6 @@ import threading
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from podwall.console import auth, clusters
 from podwall.console.deps import Caller, Db
 from podwall.console.errors import NotFound, Unprocessable
 from podwall.console.insight import parse_port
@@ -32,8 +31,7 @@ class ProbeIn(BaseModel):
 def probe_cluster(name: str, body: ProbeIn, request: Request, caller: Caller, db: Db) -> dict:
     """Open a real connection between every pod pair on the port; answer what the packets did
     beside what the policies allow (`agree`, `disagreements`)."""
-    cluster = clusters.get_cluster(db, name)
-    auth.require_role(db, caller, cluster, Role.editor)
+    insight = analysed(db, caller, name, Role.editor)  # 404 unknown cluster, 403 below editor
     prober = request.app.state.probers.get(name)
     if prober is None:
         raise NotFound(f"cluster {name} has no prober: only the lab that `podwall up` runs "
@@ -41,7 +39,6 @@ def probe_cluster(name: str, body: ProbeIn, request: Request, caller: Caller, db
     port = parse_port(body.port, body.protocol)
     if port is None:  # unreachable with a port given; the type checker cannot know
         raise Unprocessable("a port is required")
-    insight = analysed(db, caller, name)
     with _ONE_AT_A_TIME:
         observed = prober(port)
     return probe_data(insight, observed, port)
