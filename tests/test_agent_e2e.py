@@ -12,7 +12,6 @@ import contextlib
 import json
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -23,7 +22,7 @@ from pathlib import Path
 import pytest
 from kubernetes import client, config
 
-from conftest import scratch_namespace, wait_for
+from conftest import free_port, scratch_namespace, wait_for
 from podwall.dataplane.names import EGRESS_DISPATCH, INGRESS_DISPATCH, interface_name
 
 pytestmark = [pytest.mark.root, pytest.mark.cli]
@@ -31,12 +30,6 @@ pytestmark = [pytest.mark.root, pytest.mark.cli]
 NODE = "node-1"
 PODS = {interface_name(ns, pod): f"{ns}/{pod}" for ns in "xyz" for pod in "abc"}
 DEADLINE = 15.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def isolated(netns: str) -> dict[str, set[str]] | None:

@@ -33,7 +33,7 @@ from playwright.sync_api import Browser, expect
 
 from browser_support import NEW_PASSWORD as BROWSER_PASSWORD
 from browser_support import allowed, cell, guarded_page, log_in, screenshots
-from conftest import wait_for
+from conftest import free_port, wait_for
 from podwall.lab.netns import list_namespaces
 from podwall.lab.probe import probe_flow
 from podwall.lab.state import LabState, down, load_state
@@ -50,12 +50,6 @@ EXAMPLE_PODS = 18
 NEW_PASSWORD = "a long new password"
 START = 90.0  # seconds a start may take (building the lab on a loaded 2-core machine)
 NO_NFT_PATH = f"{PODWALL.parent}:/usr/bin:/bin"  # Debian keeps nft in /usr/sbin only
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _accepts(port: int) -> bool:
@@ -189,7 +183,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_up_builds_the_lab_and_the_console_enforces_through_it(place: Place):
-    port, other = _free_port(), _free_port()
+    port, other = free_port(), free_port()
     first = place.up("--port", str(port))
     url = first.serving()
     assert url == f"http://127.0.0.1:{port}"
@@ -244,7 +238,7 @@ def test_a_new_user_manages_the_labs_policies_in_the_browser_and_sees_them_enfor
 ):
     """README's promise, as a user lives it: `podwall up`, open the URL, log in with the printed
     password, choose one, create a policy, see the heatmap change and real packets agree."""
-    port = _free_port()
+    port = free_port()
     run = place.up("--port", str(port))
     with guarded_page(browser, run.serving()) as page:
         shot = screenshots(page, request.node.name)
@@ -286,7 +280,7 @@ def test_a_new_user_manages_the_labs_policies_in_the_browser_and_sees_them_enfor
 def test_without_nft_it_says_why_and_serves_the_console_with_the_lab_api(place: Place):
     assert shutil.which("nft", path=NO_NFT_PATH) is None, "this PATH must lack nft"
     assert shutil.which("ip", path=NO_NFT_PATH) is not None, "nft is the one thing lacking"
-    port = _free_port()
+    port = free_port()
     run = place.up("--port", str(port), path=NO_NFT_PATH)
     url = run.serving()
     assert "no lab network: podwall lab needs the `nft` command: install nftables" in run.output
@@ -323,7 +317,7 @@ def test_refusals_start_nothing(place: Place, args: list[str], path: str | None,
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
-        ports = {"busy": busy.getsockname()[1], "free": _free_port()}
+        ports = {"busy": busy.getsockname()[1], "free": free_port()}
         run = place.up(*[a.format(**ports) for a in args], path=path)
         assert run.finish(timeout=START) == code, run.output
     assert message in run.output

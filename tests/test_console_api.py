@@ -56,7 +56,7 @@ def test_migrations_create_every_table_from_an_empty_database(console_database_u
                 "cluster_objects", "alembic_version"} <= set(tables)
         assert migrate(engine) == tables  # at head already: a no-op
         with engine.connect() as connection:
-            assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0002"
+            assert connection.scalar(text("SELECT version_num FROM alembic_version")) == "0003"
     finally:
         engine.dispose()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -236,6 +237,49 @@ def test_a_sync_cut_off_by_a_restart_is_failed_not_running_forever(
             cluster = client.get("/api/v1/clusters/lab").json()
     finally:
         restarted.engine.dispose()
+    assert cluster["sync"]["state"] == "failed"
+    assert cluster["last_sync_error"] == "interrupted: the console stopped during the sync"
+
+
+def test_another_console_starting_leaves_this_ones_sync_running(
+    console_env: ConsoleEnv, lab_kubeconfig: str, gate: Gate
+):
+    """Consoles sharing a database (PostgreSQL, for teams): one starting up interrupts only
+    the syncs recorded under its own identity (its address: no running console holds it)."""
+    _register(console_env, _through(lab_kubeconfig, gate.url))
+    gate.hold(NAMESPACES)
+    console_env.client.post("/api/v1/clusters/lab/sync")
+    wait_for("the sync to read namespaces", lambda: gate.waiting_at(NAMESPACES) == 1)
+    neighbour = create_console(console_env.url, identity="elsewhere 127.0.0.1:9999")
+    try:
+        with TestClient(neighbour.app, cookies=console_env.client.cookies) as client:
+            assert client.get("/api/v1/clusters/lab").json()["sync"]["state"] == "running"
+    finally:
+        neighbour.engine.dispose()
+    gate.release()
+    console_env.console.app.state.syncs.wait_all()
+    cluster = console_env.client.get("/api/v1/clusters/lab").json()
+    assert cluster["sync"]["state"] == "succeeded", cluster
+    assert cluster["last_sync_error"] is None
+
+
+def test_a_sync_older_than_any_sync_can_be_is_interrupted_by_any_console(
+    console_env: ConsoleEnv, lab_kubeconfig: str, gate: Gate
+):
+    _register(console_env, _through(lab_kubeconfig, gate.url))
+    gate.hold(NAMESPACES)
+    console_env.client.post("/api/v1/clusters/lab/sync")
+    wait_for("the sync to read namespaces", lambda: gate.waiting_at(NAMESPACES) == 1)
+    later = datetime.now(UTC) + timedelta(seconds=2 * 30 + 11)  # twice the deadline, + grace
+    neighbour = create_console(console_env.url, identity="elsewhere 127.0.0.1:9999",
+                               clock=lambda: later)
+    try:
+        with TestClient(neighbour.app, cookies=console_env.client.cookies) as client:
+            cluster = client.get("/api/v1/clusters/lab").json()
+    finally:
+        neighbour.engine.dispose()
+        gate.release()
+        console_env.console.app.state.syncs.wait_all()
     assert cluster["sync"]["state"] == "failed"
     assert cluster["last_sync_error"] == "interrupted: the console stopped during the sync"
 

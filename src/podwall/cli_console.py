@@ -1,10 +1,12 @@
 """`podwall serve`: the console alone (REST API under /api/v1, OpenAPI at /openapi.json).
 
-Migrates the database at start; on the first run prints the admin's one-time password once.
+Binds its address first (a busy one fails at once, exit 3), migrates the database, and on the
+first run prints the admin's one-time password once.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
@@ -23,15 +25,31 @@ def serve(
                      "(default: sqlite:///$PODWALL_HOME/console.db, home ~/.podwall)"),
     ] = "",
 ) -> None:
-    """Serve the console: manage clusters' NetworkPolicies through a JSON REST API."""
-    import uvicorn  # an edge import: only `serve` pays for the web stack
+    """Serve the console: manage clusters' NetworkPolicies through a JSON REST API.
+
+    Exit codes: 0 stopped by Ctrl-C or SIGTERM; 2 the console could not start (its database
+    cannot be opened); 3 the address is in use (checked before anything else).
+    """
+    from sqlalchemy.exc import SQLAlchemyError  # edge imports: only `serve` pays for them
 
     from podwall.console import create_console
     from podwall.console.db import default_database_url
+    from podwall.serving import ServeError, bind, console_identity
+    from podwall.serving import serve as serve_on
 
-    console = create_console(database or default_database_url(), secure_cookies=False)
-    if console.admin_password is not None:
-        say(f"Created user admin with one-time password: {console.admin_password}")
-        say("(shown only now; log in and create your own users and API tokens)")
-    say(f"podwall console on http://{host}:{port} (API docs: /docs, /openapi.json)")
-    uvicorn.run(console.app, host=host, port=port, log_level="warning")
+    sock = bind(host, port)
+    try:
+        try:
+            console = create_console(database or default_database_url(), secure_cookies=False,
+                                     identity=console_identity(sock))
+        except SQLAlchemyError as err:
+            reason = getattr(err, "orig", None) or err
+            raise ServeError(f"cannot open the console's database: {reason}") from err
+        if console.admin_password is not None:
+            say(f"Created user admin with one-time password: {console.admin_password}")
+            say("(shown only now; log in and create your own users and API tokens)")
+        say(f"podwall console on http://{host}:{port} (API docs: /docs, /openapi.json)")
+        sys.stdout.flush()
+        serve_on(console.app, sock)
+    finally:
+        sock.close()

@@ -15,11 +15,9 @@ API, and takes down a lab this run started (unless `--keep-lab`); a reused lab s
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import signal
-import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from podwall.lab.netns import NETNS_PREFIX
 from podwall.lab.state import LabState, check_environment, down, lab_home, load_state, up
 from podwall.lab.topology import Topology, resolve_topology
 from podwall.semantics import Matrix, PortSpec
+from podwall.serving import EXIT_PORT_BUSY, bind, console_identity, serve
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session as DbSession
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EPILOG", "EXIT_PORT_BUSY", "LAB_CLUSTER", "UpError", "up_command"]
 
-EXIT_PORT_BUSY = 3
 EXIT_INTERRUPTED = 130  # as shells report a SIGINT: stopped before the console served
 LAB_CLUSTER = "lab"
 LAB_CONTEXT = "podwall-lab"  # the current context of every kubeconfig the lab API writes
@@ -64,10 +62,6 @@ class UpError(PodwallError):
     """`podwall up` cannot start (exit 2)."""
 
 
-class PortBusy(UpError):
-    exit_code = EXIT_PORT_BUSY
-
-
 class _Stop(BaseException):
     """SIGTERM while starting: unwind like Ctrl-C, so what was started is removed."""
 
@@ -85,23 +79,6 @@ class LabRun:
     state: LabState | None = None  # the lab network, when one runs
     started: bool = False  # this run started the lab: it takes it down
     api: Any = None  # the in-process ApiServer, when there is no lab network
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port, or PortBusy before anything else is started."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-        sock.listen(128)
-    except OSError as err:
-        sock.close()
-        raise PortBusy(
-            f"cannot serve the console on {host}:{port}: {err.strerror or err} (is `podwall up` "
-            f"or `podwall serve` already running? choose another with --port)"
-        ) from err
-    return sock
 
 
 def _reuse_lab() -> LabRun | None:
@@ -205,7 +182,7 @@ def _lab_prober(state: LabState) -> Callable[[PortSpec], Matrix]:
     return lambda port: probe(state, ports=[port])
 
 
-def _open_console(database: str, run: LabRun) -> Any:
+def _open_console(database: str, run: LabRun, identity: str) -> Any:
     """The console on `database`, migrated, probing the lab when a lab network runs; a
     database that cannot be opened is an UpError."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -214,7 +191,8 @@ def _open_console(database: str, run: LabRun) -> Any:
 
     probers = {LAB_CLUSTER: _lab_prober(run.state)} if run.state is not None else {}
     try:
-        return create_console(database, secure_cookies=False, probers=probers)
+        return create_console(database, secure_cookies=False, probers=probers,
+                              identity=identity)
     except SQLAlchemyError as err:
         reason = getattr(err, "orig", None) or err
         raise UpError(f"cannot open the console's database: {reason}") from err
@@ -293,28 +271,6 @@ def _prepare_console(sessions: sessionmaker, run: LabRun, created: str | None,
         return _admin_lines(db, password)
 
 
-def _serve(app: Any, sock: socket.socket) -> None:
-    """uvicorn on the bound socket until SIGINT or SIGTERM (a second one forces the exit)."""
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self):  # ours below; uvicorn's would re-raise the signal at exit
-            yield
-
-    server = Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=3))
-
-    def stop(_signum: int, _frame: object) -> None:
-        server.force_exit = server.should_exit
-        server.should_exit = True
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, stop)
-    server.run(sockets=[sock])
-    if not server.started:
-        raise UpError("the console did not start (see the messages above)")
-
-
 def _final_lines(host: str, port: int, run: LabRun, admin: list[str], keep: bool) -> list[str]:
     if run.started and not keep:
         stopping = "takes the lab down too (--keep-lab keeps it)"
@@ -355,20 +311,20 @@ def up_command(
 
     Then open the URL it prints, log in as admin and manage the lab's policies; Ctrl-C stops."""
     chosen = resolve_topology(topology)
-    sock = _bind(host, port)
+    sock = bind(host, port)
     signal.signal(signal.SIGTERM, _Stop.raise_it)
     run: LabRun | None = None
     interrupted = False
     try:
         run = _open_lab(lab, chosen, prefix)
         say(run.summary)
-        console = _open_console(database or _default_database(), run)
+        console = _open_console(database or _default_database(), run, console_identity(sock))
         admin = _prepare_console(console.app.state.sessions, run, console.admin_password,
                                  reset_admin_password)
         for line in _final_lines(host, port, run, admin, keep_lab):
             say(line)
         sys.stdout.flush()
-        _serve(console.app, sock)
+        serve(console.app, sock)
     except (KeyboardInterrupt, _Stop):
         warn("interrupted while starting: removing what was started")
         interrupted = True

@@ -9,6 +9,7 @@ that cluster (403).
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,20 +43,24 @@ def create_console(
     database_url: str = DEFAULT_DATABASE, *, clock: Clock | None = None,
     read: clusters.ReadCluster = read_cluster, secure_cookies: bool = False,
     sync_deadline: float = 30.0, probers: Mapping[str, Prober] | None = None,
+    identity: str | None = None,
 ) -> Console:
+    """`identity` names this console among those sharing the database (`podwall.serving`:
+    host and bound address); by default this machine's name."""
     clock = clock or (lambda: datetime.now(UTC))
+    identity = identity or socket.gethostname()
     engine = create_database_engine(database_url)
     migrate(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
     with sessions.begin() as db:
         password = auth.ensure_admin(db, clock())
-        clusters.end_interrupted_syncs(db, clock())
+        clusters.end_interrupted_syncs(db, clock(), identity, sync_deadline)
     app = FastAPI(title="podwall console", version="1",
                   description="Manage NetworkPolicies across clusters.")
     app.state.sessions, app.state.clock, app.state.read = sessions, clock, read
     app.state.secure_cookies = secure_cookies
     app.state.probers = dict(probers or {})  # cluster name -> real packets (the lab's)
-    app.state.syncs = clusters.Syncs(sessions, clock, read, sync_deadline)
+    app.state.syncs = clusters.Syncs(sessions, clock, read, sync_deadline, identity)
     app.add_exception_handler(ConsoleError, console_error)  # type: ignore[arg-type]
     for router in ROUTERS:
         app.include_router(router, prefix="/api/v1")

@@ -154,11 +154,23 @@ def sync_cluster(
     return cluster
 
 
-def end_interrupted_syncs(db: DbSession, now: datetime) -> None:
-    """At start: a sync still "running" was cut off when the console stopped."""
-    db.execute(update(Cluster).where(Cluster.sync_state == SYNC_RUNNING).values(
-        sync_state=SYNC_FAILED, sync_finished_at=now,
-        last_sync_error="interrupted: the console stopped during the sync"))
+def end_interrupted_syncs(db: DbSession, now: datetime, identity: str,
+                          deadline: float) -> None:
+    """At start: fail the syncs left "running" by a console that stopped. Those recorded under
+    this console's identity (its address is bound: no console that holds it still runs), or
+    under none, were cut off; another console's sync is left to run unless it is older than
+    any sync can be (`stale_before`)."""
+    db.execute(update(Cluster).where(
+        Cluster.sync_state == SYNC_RUNNING,
+        or_(Cluster.sync_owner.is_(None), Cluster.sync_owner == identity,
+            Cluster.sync_started_at < stale_before(now, deadline)),
+    ).values(sync_state=SYNC_FAILED, sync_finished_at=now,
+             last_sync_error="interrupted: the console stopped during the sync"))
+
+
+def stale_before(now: datetime, deadline: float) -> datetime:
+    """A sync started before this has outlived its deadline twice: its console has stopped."""
+    return now - timedelta(seconds=2 * deadline + _GRACE)
 
 
 def _read_objects(kubeconfig: str, context: str | None, read: ReadCluster,
@@ -203,6 +215,7 @@ class Syncs:
     clock: Callable[[], datetime]
     read: ReadCluster = read_cluster
     deadline: float = 30.0  # seconds
+    identity: str = ""  # this console's, recorded with each sync it runs
     _running: dict[int, threading.Event] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -210,12 +223,12 @@ class Syncs:
         """Claim the cluster's sync and start it; False when one runs already. Commits `db`
         (the claim must be visible before the worker starts) and refreshes `cluster`."""
         now = self.clock()
-        stale = now - timedelta(seconds=2 * self.deadline + _GRACE)  # its console died
         claimed = db.execute(update(Cluster).where(
             Cluster.id == cluster.id,
-            or_(Cluster.sync_state != SYNC_RUNNING, Cluster.sync_started_at < stale),
+            or_(Cluster.sync_state != SYNC_RUNNING,
+                Cluster.sync_started_at < stale_before(now, self.deadline)),
         ).values(sync_state=SYNC_RUNNING, sync_step=None, sync_progress=0.0,
-                 sync_started_at=now, sync_finished_at=None)).rowcount
+                 sync_started_at=now, sync_finished_at=None, sync_owner=self.identity)).rowcount
         db.commit()
         db.refresh(cluster)
         if not claimed:

@@ -88,6 +88,7 @@ class Cluster(Base):
     sync_progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1
     sync_started_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     sync_finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    sync_owner: Mapped[str | None] = mapped_column(String(255))  # the console running it
 
 
 class RoleBinding(Base):
