@@ -148,7 +148,8 @@ def running_console(database: str, port: int, workdir: Path) -> Iterator[str]:
                             env=env, text=True)
     try:
         deadline = time.monotonic() + 60
-        while not _accepts(port):
+        # The address is bound before the database opens: wait for the line said last.
+        while "podwall console on" not in _read(log) or not _accepts(port):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise SystemExit(f"the console did not start:\n{_read(log)}")
             time.sleep(0.05)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -71,3 +72,16 @@ def _answers(url: str) -> bool:
         return httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_the_bound_socket_says_tcp_so_asyncio_disables_nagle():
+    """asyncio sets TCP_NODELAY on accepted sockets only when the listening socket's proto is
+    IPPROTO_TCP; with proto 0, Nagle and delayed ACKs held each response about 40 ms."""
+    from podwall.serving import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        assert sock.family == socket.AF_INET and sock.type == socket.SOCK_STREAM
+    finally:
+        sock.close()

@@ -31,7 +31,9 @@ class PortBusy(ServeError):
 def bind(host: str, port: int) -> socket.socket:
     """A listening socket on host:port, or PortBusy before anything else is started."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP named, not 0: asyncio sets TCP_NODELAY only on sockets whose proto says TCP;
+    # without it Nagle meets delayed ACKs and every response waits about 40 ms.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
