@@ -48,6 +48,7 @@ __all__ = [
     "list_clusters",
     "register_cluster",
     "repoint_cluster",
+    "stale_before",
     "sync_cluster",
 ]
 
