@@ -30,21 +30,13 @@ def serve(
     Exit codes: 0 stopped by Ctrl-C or SIGTERM; 2 the console could not start (its database
     cannot be opened); 3 the address is in use (checked before anything else).
     """
-    from sqlalchemy.exc import SQLAlchemyError  # edge imports: only `serve` pays for them
-
-    from podwall.console import create_console
-    from podwall.console.db import default_database_url
-    from podwall.serving import ServeError, bind, console_identity
+    from podwall.console.db import default_database_url  # the web stack: only `serve` pays
+    from podwall.serving import bind, open_console
     from podwall.serving import serve as serve_on
 
     sock = bind(host, port)
     try:
-        try:
-            console = create_console(database or default_database_url(), secure_cookies=False,
-                                     identity=console_identity(sock))
-        except SQLAlchemyError as err:
-            reason = getattr(err, "orig", None) or err
-            raise ServeError(f"cannot open the console's database: {reason}") from err
+        console = open_console(database or default_database_url(), sock, secure_cookies=False)
         if console.admin_password is not None:
             say(f"Created user admin with one-time password: {console.admin_password}")
             say("(shown only now; log in and create your own users and API tokens)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from podwall.lab.netns import NETNS_PREFIX
 from podwall.lab.state import LabState, check_environment, down, lab_home, load_state, up
 from podwall.lab.topology import Topology, resolve_topology
 from podwall.semantics import Matrix, PortSpec
-from podwall.serving import EXIT_PORT_BUSY, bind, console_identity, serve
+from podwall.serving import EXIT_PORT_BUSY, bind, open_console, serve
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session as DbSession
@@ -182,20 +183,10 @@ def _lab_prober(state: LabState) -> Callable[[PortSpec], Matrix]:
     return lambda port: probe(state, ports=[port])
 
 
-def _open_console(database: str, run: LabRun, identity: str) -> Any:
-    """The console on `database`, migrated, probing the lab when a lab network runs; a
-    database that cannot be opened is an UpError."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from podwall.console import create_console
-
+def _open_console(database: str, run: LabRun, sock: socket.socket) -> Any:
+    """The console on `database`, migrated, probing the lab when a lab network runs."""
     probers = {LAB_CLUSTER: _lab_prober(run.state)} if run.state is not None else {}
-    try:
-        return create_console(database, secure_cookies=False, probers=probers,
-                              identity=identity)
-    except SQLAlchemyError as err:
-        reason = getattr(err, "orig", None) or err
-        raise UpError(f"cannot open the console's database: {reason}") from err
+    return open_console(database, sock, secure_cookies=False, probers=probers)
 
 
 def _register_lab(db: DbSession, kubeconfig: str, now: datetime) -> str:
@@ -318,7 +309,7 @@ def up_command(
     try:
         run = _open_lab(lab, chosen, prefix)
         say(run.summary)
-        console = _open_console(database or _default_database(), run, console_identity(sock))
+        console = _open_console(database or _default_database(), run, sock)
         admin = _prepare_console(console.app.state.sessions, run, console.admin_password,
                                  reset_admin_password)
         for line in _final_lines(host, port, run, admin, keep_lab):

@@ -15,7 +15,10 @@ from typing import Any
 
 from podwall.errors import PodwallError
 
-__all__ = ["EXIT_PORT_BUSY", "PortBusy", "ServeError", "bind", "console_identity", "serve"]
+__all__ = [
+    "EXIT_PORT_BUSY", "PortBusy", "ServeError", "bind", "console_identity", "open_console",
+    "serve",
+]
 
 EXIT_PORT_BUSY = 3
 
@@ -51,6 +54,20 @@ def console_identity(sock: socket.socket) -> str:
     """This machine and the bound address: unique among the consoles running now."""
     host, port = sock.getsockname()[:2]
     return f"{socket.gethostname()} {host}:{port}"
+
+
+def open_console(database: str, sock: socket.socket, **options: Any) -> Any:
+    """`create_console` on `database` under this socket's identity; a database that cannot be
+    opened is a ServeError saying why (exit 2), not a traceback."""
+    from sqlalchemy.exc import SQLAlchemyError  # the web stack loads only when serving
+
+    from podwall.console import create_console
+
+    try:
+        return create_console(database, identity=console_identity(sock), **options)
+    except SQLAlchemyError as err:
+        reason = getattr(err, "orig", None) or err
+        raise ServeError(f"cannot open the console's database: {reason}") from err
 
 
 def serve(app: Any, sock: socket.socket) -> None:
