@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from podwall.cli_apiserver import api_server
 from podwall.cli_common import say
@@ -26,9 +25,7 @@ from podwall.lab.netns import NETNS_PREFIX
 from podwall.lab.state import check_environment, down, load_state, running_state, up
 from podwall.lab.topology import BUNDLED, default_topology, load_topology
 from podwall.model import NetworkPolicy
-from podwall.semantics import (
-    Options,
-)
+from podwall.semantics import Options
 
 __all__ = ["lab_app"]
 
@@ -38,7 +35,6 @@ lab_app = typer.Typer(
     "enforced by nftables, and real probes to prove it (needs root, iproute2, nftables).",
     no_args_is_help=True,
 )
-out = Console(highlight=False)
 
 
 def _documents(files: list[str]) -> list[dict]:
