@@ -16,9 +16,8 @@ PODWALL_TEST_POSTGRESQL=off deselects it (the tests run on SQLite only); so does
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,13 +26,11 @@ import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from apiserver_support import EXAMPLES, running_server
 from podwall.console import CSRF_HEADER, Console, create_console
-from podwall.console.db import resolve_url
+from podwall.console.db import scratch_database
 
 __all__ = [
     "ADMIN_PASSWORD",
@@ -97,22 +94,14 @@ def console_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iter
     server = os.environ.get(POSTGRESQL_ENV)
     if not server:
         pytest.fail(_NO_SERVER, pytrace=False)
-    name = f"podwall_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(resolve_url(server), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f"CREATE DATABASE {name}"))
-    except OperationalError as err:
-        admin.dispose()
-        pytest.fail(f"cannot create a database on {POSTGRESQL_ENV}: {err}\n"
-                    f"(bash scripts/install-postgresql.sh starts a local server)", pytrace=False)
-    try:
-        # as a user gives it (`postgresql://`: the console picks psycopg itself)
-        yield make_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_database(server, "podwall_test"))
+        except OperationalError as err:
+            pytest.fail(f"cannot create a database on {POSTGRESQL_ENV}: {err}\n"
+                        f"(bash scripts/install-postgresql.sh starts a local server)",
+                        pytrace=False)
+        yield url
 
 
 @contextmanager

@@ -8,11 +8,14 @@ URL works, so PostgreSQL needs only `--database postgresql://...` (plain `postgr
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "default_database_url",
     "migrate",
     "resolve_url",
+    "scratch_database",
 ]
 
 DEFAULT_DATABASE = "sqlite:///~/.podwall/console.db"
@@ -63,6 +67,24 @@ def create_database_engine(url: str = DEFAULT_DATABASE) -> Engine:
     engine = create_engine(url, connect_args={"check_same_thread": False})
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+@contextmanager
+def scratch_database(server: str, prefix: str) -> Iterator[str]:
+    """A new empty database on the PostgreSQL `server` (its role may create databases), as a
+    URL, dropped afterwards even with connections still open: for tests and benchmarks."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(resolve_url(server), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:  # as a user gives it (`postgresql://`: the console picks psycopg itself)
+            yield make_url(server).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
